@@ -1,0 +1,65 @@
+/**
+ * Uniform round-to-nearest, asymmetric min-max per group:
+ *   s = (max − min) / (2^b − 1),  q = clamp(round((w − min) / s), 0, 2^b − 1),  ŵ = min + q·s
+ * with s and min stored in the scale dtype (assignment uses the stored values).
+ */
+import { InputError } from "../errors.ts";
+import { assertFinite, groupLayout, validateGroupSize } from "./groups.ts";
+import { storeMeta, validateScaleDtype } from "./meta.ts";
+import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
+
+export const rtnAsym: Quantizer = {
+  id: "rtn_asym",
+  axes: ["bits"],
+  validate(c: QuantConfig): void {
+    if (!Number.isInteger(c.bits) || c.bits! < 1 || c.bits! > 8) {
+      throw new InputError(`rtn_asym: bits must be an integer 1..8, got ${c.bits}`);
+    }
+    validateGroupSize(c.groupSize);
+    validateScaleDtype(c.scaleDtype);
+  },
+  quantize(w: WeightMatrix, c: QuantConfig): Quantized {
+    assertFinite(w);
+    const levels = 2 ** c.bits!;
+    const { starts, ends, count } = groupLayout(w.rows, w.cols, c.groupSize);
+    const d = w.data;
+    const rawScale = new Float32Array(count);
+    const rawMin = new Float32Array(count);
+    for (let g = 0; g < count; g++) {
+      let mn = Infinity, mx = -Infinity;
+      for (let i = starts[g]; i < ends[g]; i++) {
+        const v = d[i];
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      rawMin[g] = mn;
+      rawScale[g] = (mx - mn) / (levels - 1);
+    }
+    const scales = storeMeta(rawScale, c.scaleDtype, w.name);
+    const zeros = storeMeta(rawMin, c.scaleDtype, w.name);
+    const symbols = new Uint8Array(d.length);
+    for (let g = 0; g < count; g++) {
+      const s = scales.stored[g], m = zeros.stored[g];
+      if (!(s > 0)) continue; // constant group (or scale underflow): every symbol 0, ŵ = min
+      const inv = 1 / s;
+      for (let i = starts[g]; i < ends[g]; i++) {
+        const q = Math.round((d[i] - m) * inv);
+        symbols[i] = q < 0 ? 0 : q >= levels ? levels - 1 : q;
+      }
+    }
+    const S = scales.stored, Z = zeros.stored;
+    return {
+      symbols,
+      levels,
+      meta: { scales: S, zeros: Z, metaBits: scales.bits + zeros.bits },
+      dequantize(): Float32Array {
+        const out = new Float32Array(symbols.length);
+        for (let g = 0; g < count; g++) {
+          const s = S[g] > 0 ? S[g] : 0, m = Z[g];
+          for (let i = starts[g]; i < ends[g]; i++) out[i] = m + symbols[i] * s;
+        }
+        return out;
+      },
+    };
+  },
+};

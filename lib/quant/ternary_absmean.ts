@@ -1,0 +1,52 @@
+/**
+ * BitNet b1.58 ternary absmean (Ma et al. 2024, eq. 1–3):
+ *   γ = mean|W| over the group,  W̃ = RoundClip(W / (γ + ε), −1, 1),  Ŵ = γ·W̃
+ * Symbols are W̃ + 1 ∈ {0, 1, 2}; γ is stored in the scale dtype and the
+ * stored value is used for assignment and reconstruction.
+ */
+import { assertFinite, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
+import { storeMeta, validateScaleDtype } from "./meta.ts";
+import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
+
+export const ABSMEAN_EPS = 1e-8;
+
+export const ternaryAbsmean: Quantizer = {
+  id: "ternary_absmean",
+  axes: [],
+  validate(c: QuantConfig): void {
+    validateGroupSize(c.groupSize);
+    validateScaleDtype(c.scaleDtype);
+  },
+  quantize(w: WeightMatrix, c: QuantConfig): Quantized {
+    assertFinite(w);
+    const { starts, ends, count } = groupLayout(w.rows, w.cols, c.groupSize);
+    const d = w.data;
+    const raw = new Float32Array(count);
+    for (let g = 0; g < count; g++) {
+      let sum = 0;
+      for (let i = starts[g]; i < ends[g]; i++) sum += Math.abs(d[i]);
+      raw[g] = sum / (ends[g] - starts[g]);
+    }
+    const { stored: gamma, bits } = storeMeta(raw, c.scaleDtype, w.name);
+    const symbols = new Uint8Array(d.length);
+    for (let g = 0; g < count; g++) {
+      const inv = 1 / (gamma[g] + ABSMEAN_EPS);
+      for (let i = starts[g]; i < ends[g]; i++) {
+        const q = roundHalfAway(d[i] * inv);
+        symbols[i] = (q < -1 ? -1 : q > 1 ? 1 : q) + 1;
+      }
+    }
+    return {
+      symbols,
+      levels: 3,
+      meta: { scales: gamma, metaBits: bits },
+      dequantize(): Float32Array {
+        const out = new Float32Array(symbols.length);
+        for (let g = 0; g < count; g++) {
+          for (let i = starts[g]; i < ends[g]; i++) out[i] = gamma[g] * (symbols[i] - 1);
+        }
+        return out;
+      },
+    };
+  },
+};

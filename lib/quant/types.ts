@@ -1,0 +1,54 @@
+/** The quantizer contract every method implements (see DESIGN.md). */
+
+export type MethodId = "rtn_sym" | "rtn_asym" | "sign" | "ternary_absmean" | "sparse_klevel" | "hqq";
+export type ScaleDtype = "f16" | "bf16" | "fp8_e4m3" | "q8g128";
+/** Elements per group along the input (column) dimension; "row" = a whole row, "tensor" = one group. */
+export type GroupSize = number | "row" | "tensor";
+/** The grid axes a method may take besides group size and scale dtype. */
+export type Axis = "bits" | "levels" | "sparsity";
+
+/** One point of the grid. */
+export interface QuantConfig {
+  method: MethodId;
+  bits?: number;
+  levels?: number;
+  sparsity?: number;
+  groupSize: GroupSize;
+  scaleDtype: ScaleDtype;
+}
+
+export interface QuantMeta {
+  /** Per-group scales as stored (already rounded to scaleDtype). */
+  scales: Float32Array;
+  /** Per-group zero-points/offsets as stored, when the method has them. */
+  zeros?: Float32Array;
+  /** Exact stored size of scales + zeros in bits. */
+  metaBits: number;
+}
+
+/** What every quantizer returns. */
+export interface Quantized {
+  /** Level index per weight, 0..levels-1, same layout as W. */
+  symbols: Uint8Array;
+  levels: number;
+  meta: QuantMeta;
+  /** Ŵ in W's layout. */
+  dequantize(): Float32Array;
+}
+
+/** A weight matrix to quantize: row-major [rows, cols], groups run along cols. */
+export interface WeightMatrix {
+  name: string;
+  rows: number;
+  cols: number;
+  data: Float32Array;
+}
+
+export interface Quantizer {
+  id: MethodId;
+  /** Axes of the grid this method takes (others are ignored for it). */
+  axes: readonly Axis[];
+  /** Throw InputError when the config is not valid for this method. */
+  validate(config: QuantConfig): void;
+  quantize(w: WeightMatrix, config: QuantConfig): Quantized;
+}

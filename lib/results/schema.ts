@@ -1,0 +1,52 @@
+/**
+ * The row schema: one row per (layer, config). Columns are snake_case,
+ * documented here and in the README, extended, never renamed.
+ */
+export type ColumnType = "str" | "i64" | "f64" | "list_i64";
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+  nullable?: boolean;
+  doc: string;
+}
+
+export const ROW_COLUMNS: readonly Column[] = [
+  { name: "run_id", type: "str", doc: "the run folder's id" },
+  {
+    name: "config_id",
+    type: "str",
+    doc: "stable id of the quantization config, e.g. `rtn_asym.b4.g64.f16` (same across runs)",
+  },
+  { name: "model", type: "str", doc: "model path as given" },
+  { name: "layer", type: "str", doc: "tensor name" },
+  { name: "layer_kind", type: "str", doc: "embed, attn_qkv, attn_out, mlp_up, mlp_down, lm_head or other" },
+  { name: "rows", type: "i64", doc: "output dimension (shape[0])" },
+  { name: "cols", type: "i64", doc: "input dimension (shape[1]); groups run along it" },
+  { name: "params", type: "i64", doc: "rows × cols" },
+  { name: "method", type: "str", doc: "method id (`rtn_asym`, `ternary_absmean`, …)" },
+  { name: "bits", type: "i64", nullable: true, doc: "bit width for methods that take one, else null" },
+  { name: "levels", type: "i64", doc: "number of quantization levels (symbol alphabet size)" },
+  {
+    name: "sparsity_target",
+    type: "f64",
+    nullable: true,
+    doc: "requested zero fraction for forced-sparsity methods, else null",
+  },
+  { name: "sparsity", type: "f64", doc: "realised fraction of exact zeros in Ŵ" },
+  { name: "group_size", type: "str", doc: "elements per group along the input dimension: a number, `row` or `tensor`" },
+  { name: "scale_dtype", type: "str", doc: "storage of scales/zeros: f16, bf16, fp8_e4m3, q8g128" },
+  { name: "packed_bits", type: "i64", doc: "fixed-width payload: params × ceil(log2(levels))" },
+  { name: "entropy_bits", type: "f64", doc: "order-0 entropy bound of the symbols: params × H(level histogram)" },
+  { name: "meta_bits", type: "i64", doc: "exact stored size of scales + zeros (and their own metadata)" },
+  { name: "bits_basis", type: "str", doc: "which payload `bits_per_param` uses: `packed` (later `coded`)" },
+  { name: "bits_per_param", type: "f64", doc: "(payload per bits_basis + meta_bits) / params" },
+  { name: "rel_error", type: "f64", doc: "‖W − Ŵ‖F / ‖W‖F" },
+  { name: "sqnr_db", type: "f64", doc: "10·log10(‖W‖² / ‖W − Ŵ‖²)" },
+  { name: "cosine", type: "f64", doc: "cosine similarity of W and Ŵ" },
+  { name: "level_hist", type: "list_i64", doc: "count of each level 0..levels−1" },
+  { name: "quant_ms", type: "f64", doc: "wall time to quantize this layer (ms)" },
+  { name: "seed", type: "i64", doc: "the run's seed" },
+];
+
+export type Row = Record<string, string | number | number[] | null>;

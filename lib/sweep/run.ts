@@ -1,0 +1,126 @@
+/** The sweep engine: grid × layers → one row per (layer, config), written as it goes. */
+import { InputError } from "../errors.ts";
+import { rowsToFrame, writeParquetAtomic } from "../results/frame.ts";
+import { type RunEnvironment, runEnvironment } from "../results/environment.ts";
+import type { Row } from "../results/schema.ts";
+import { hashModelFiles, openModel } from "../tensor/model.ts";
+import { selectLayers } from "../tensor/select.ts";
+import { configId, expandGrid, type GridSpec } from "./grid.ts";
+import { measureLayer } from "./measure.ts";
+import { progress } from "./progress.ts";
+
+export interface SweepOptions {
+  model: string;
+  grid: GridSpec;
+  gridName: string;
+  /** Comma list of layer globs; overrides grid.layers. */
+  layers?: string;
+  seed: number;
+  outDir: string;
+  runId: string;
+  quiet?: boolean;
+  /** Replace the rows of an existing run folder. */
+  overwrite?: boolean;
+  /** The command line, recorded in the manifest. */
+  argv?: string[];
+}
+
+export interface Manifest {
+  run_id: string;
+  status: "running" | "complete" | "failed";
+  argv: string[];
+  grid_name: string;
+  grid: GridSpec;
+  config_ids: string[];
+  seed: number;
+  model: { path: string; format: string; files: string[]; sha256: string; config: Record<string, unknown> };
+  layers: string[];
+  rows: number;
+  environment: RunEnvironment;
+  started_at: string;
+  finished_at: string | null;
+  error?: string;
+}
+
+export interface SweepResult {
+  rows: Row[];
+  outDir: string;
+  manifest: Manifest;
+}
+
+async function prepareOutDir(dir: string, overwrite: boolean): Promise<void> {
+  for (const f of ["rows.parquet", "manifest.json"]) {
+    try {
+      await Deno.stat(`${dir}/${f}`);
+      if (!overwrite) {
+        throw new InputError(`--out ${dir}: already holds a run (${f}); choose another folder or pass --overwrite`);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  await Deno.mkdir(dir, { recursive: true });
+}
+
+async function writeManifest(dir: string, m: Manifest): Promise<void> {
+  const tmp = `${dir}/manifest.json.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(m, null, 2) + "\n");
+  await Deno.rename(tmp, `${dir}/manifest.json`);
+}
+
+/** Run a sweep; rows.parquet and manifest.json are rewritten atomically after every layer. */
+export async function runSweep(o: SweepOptions): Promise<SweepResult> {
+  const configs = expandGrid(o.grid);
+  const src = await openModel(o.model);
+  const layers = selectLayers(src.tensors, o.layers ?? o.grid.layers);
+  await prepareOutDir(o.outDir, o.overwrite ?? false);
+  const manifest: Manifest = {
+    run_id: o.runId,
+    status: "running",
+    argv: o.argv ?? [],
+    grid_name: o.gridName,
+    grid: o.grid,
+    config_ids: configs.map(configId),
+    seed: o.seed,
+    model: {
+      path: o.model,
+      format: src.format,
+      files: src.files,
+      sha256: await hashModelFiles(src.files),
+      config: src.config,
+    },
+    layers: layers.map((l) => l.name),
+    rows: 0,
+    environment: await runEnvironment(),
+    started_at: new Date().toISOString(),
+    finished_at: null,
+  };
+  await writeManifest(o.outDir, manifest);
+  const rows: Row[] = [];
+  const bar = progress(layers.length * configs.length, "sweep", { quiet: o.quiet });
+  try {
+    for (const info of layers) {
+      const t = await src.read(info.name);
+      const w = { name: info.name, rows: info.shape[0], cols: info.shape[1], data: t.data };
+      for (const c of configs) {
+        rows.push(measureLayer(w, c, { runId: o.runId, model: o.model, seed: o.seed }));
+        bar.tick(rows.length, `${info.name} ${configId(c)}`);
+      }
+      await writeParquetAtomic(rowsToFrame(rows), `${o.outDir}/rows.parquet`);
+      manifest.rows = rows.length;
+      await writeManifest(o.outDir, manifest);
+    }
+  } catch (e) {
+    bar.finish();
+    manifest.status = "failed";
+    manifest.error = (e as Error).message;
+    manifest.finished_at = new Date().toISOString();
+    await writeManifest(o.outDir, manifest);
+    throw e;
+  }
+  bar.finish();
+  manifest.status = "complete";
+  manifest.finished_at = new Date().toISOString();
+  await writeManifest(o.outDir, manifest);
+  return { rows, outDir: o.outDir, manifest };
+}

@@ -1,0 +1,82 @@
+/**
+ * GGUF (v2/v3) reader: the header (metadata key/values, tensor infos) is
+ * parsed by `@huggingface/gguf`; tensor data is read here at
+ * tensorDataOffset + offset. GGUF lists dims fastest-first (ne[0] = columns),
+ * so the row-major shape is the reversed list.
+ */
+import { gguf } from "@huggingface/gguf";
+import { InputError } from "../errors.ts";
+import { storedBytes } from "./decode.ts";
+import type { StoredDtype, TensorInfo } from "./types.ts";
+
+/** GGML type ids this reader decodes (ggml.h: GGML_TYPE_*). */
+const GGML_TYPES: Record<number, StoredDtype> = { 0: "F32", 1: "F16", 8: "Q8_0", 24: "I8", 30: "BF16" };
+
+export interface GgufHeader {
+  version: number;
+  metadata: Record<string, unknown>;
+  tensors: TensorInfo[];
+  alignment: number;
+}
+
+/** Parse a local GGUF file's header and validate every tensor's data span. */
+export async function readGgufHeader(path: string): Promise<GgufHeader> {
+  let size: number;
+  try {
+    size = (await Deno.stat(path)).size;
+  } catch (e) {
+    throw new InputError(`${path}: cannot open: ${(e as Error).message}`);
+  }
+  const magic = new Uint8Array(4);
+  const f = await Deno.open(path);
+  try {
+    const n = await f.read(magic);
+    if (n !== 4 || new TextDecoder().decode(magic) !== "GGUF") {
+      throw new InputError(`${path}: not a GGUF file (bad magic)`);
+    }
+  } finally {
+    f.close();
+  }
+  let parsed;
+  try {
+    parsed = await gguf(path, { allowLocalFile: true });
+  } catch (e) {
+    throw new InputError(`${path}: corrupt or truncated GGUF header: ${(e as Error).message}`);
+  }
+  const metadata = parsed.metadata as unknown as Record<string, unknown>;
+  const alignment = Number(metadata["general.alignment"] ?? 32);
+  const dataStart = Number(parsed.tensorDataOffset);
+  if (dataStart > size || parsed.tensorInfos.some((t) => !t.name)) {
+    throw new InputError(`${path}: file truncated: the GGUF header runs past the end of the ${size}-byte file`);
+  }
+  const tensors: TensorInfo[] = [];
+  for (const t of parsed.tensorInfos) {
+    const dtype = GGML_TYPES[Number(t.dtype)];
+    if (!dtype) {
+      throw new InputError(
+        `${path}: tensor ${t.name}: GGML type ${t.dtype} is not supported (F32, F16, BF16, Q8_0, I8 are read)`,
+      );
+    }
+    const shape = t.shape.map(Number).reverse();
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (dtype === "Q8_0" && shape[shape.length - 1] % 32 !== 0) {
+      throw new InputError(
+        `${path}: tensor ${t.name}: Q8_0 row length ${shape[shape.length - 1]} is not a multiple of 32`,
+      );
+    }
+    const byteLength = storedBytes(dtype, count);
+    const offset = dataStart + Number(t.offset);
+    if (Number(t.offset) % alignment !== 0) {
+      throw new InputError(`${path}: tensor ${t.name}: offset ${t.offset} not aligned to ${alignment}`);
+    }
+    if (offset + byteLength > size) {
+      throw new InputError(
+        `${path}: tensor ${t.name}: data [${offset}, ${
+          offset + byteLength
+        }) lies past the end of the ${size}-byte file (truncated?)`,
+      );
+    }
+    tensors.push({ name: t.name, dtype, shape, offset, byteLength, file: path });
+  }
+  return { version: Number(metadata.version), metadata, tensors, alignment };
+}

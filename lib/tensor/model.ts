@@ -1,0 +1,120 @@
+/**
+ * A model source: a folder (config.json + *.safetensors, or a sharded
+ * model.safetensors.index.json) or a single .safetensors / .gguf file.
+ * Tensors are listed from headers and read one at a time.
+ */
+import { createHash } from "node:crypto";
+import { InputError } from "../errors.ts";
+import { readGgufHeader } from "./gguf.ts";
+import { readSafetensorsHeader, readTensorData } from "./safetensors.ts";
+import type { Tensor, TensorInfo } from "./types.ts";
+
+export interface ModelSource {
+  path: string;
+  format: "safetensors" | "gguf";
+  files: string[];
+  /** config.json of a folder model, or GGUF metadata; {} when absent. */
+  config: Record<string, unknown>;
+  tensors: TensorInfo[];
+  read(name: string): Promise<Tensor>;
+}
+
+async function statOrFail(path: string): Promise<Deno.FileInfo> {
+  try {
+    return await Deno.stat(path);
+  } catch {
+    throw new InputError(
+      `${path}: model not found (give a folder with config.json + *.safetensors, or a .safetensors/.gguf file)`,
+    );
+  }
+}
+
+/** Open a model folder or file and list its tensors. */
+export async function openModel(path: string): Promise<ModelSource> {
+  const st = await statOrFail(path);
+  if (st.isDirectory) return await openFolder(path);
+  if (path.endsWith(".gguf")) {
+    const h = await readGgufHeader(path);
+    return makeSource(path, "gguf", [path], h.metadata, h.tensors);
+  }
+  if (path.endsWith(".safetensors")) {
+    const h = await readSafetensorsHeader(path);
+    return makeSource(path, "safetensors", [path], {}, h.tensors);
+  }
+  throw new InputError(`${path}: unknown model format (expected a folder, .safetensors or .gguf)`);
+}
+
+async function openFolder(dir: string): Promise<ModelSource> {
+  let config: Record<string, unknown> = {};
+  try {
+    config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new InputError(`${dir}/config.json: not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  let files: string[];
+  const index = `${dir}/model.safetensors.index.json`;
+  try {
+    const idx = JSON.parse(await Deno.readTextFile(index)) as { weight_map?: Record<string, string> };
+    if (!idx.weight_map) throw new InputError(`${index}: no weight_map`);
+    files = [...new Set(Object.values(idx.weight_map))].sort().map((f) => `${dir}/${f}`);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    if (!(e instanceof Deno.errors.NotFound)) throw new InputError(`${index}: not valid JSON: ${(e as Error).message}`);
+    files = [];
+    for await (const ent of Deno.readDir(dir)) {
+      if (ent.isFile && ent.name.endsWith(".safetensors")) files.push(`${dir}/${ent.name}`);
+    }
+    files.sort();
+  }
+  if (!files.length) {
+    const ggufs: string[] = [];
+    for await (const ent of Deno.readDir(dir)) if (ent.name.endsWith(".gguf")) ggufs.push(`${dir}/${ent.name}`);
+    if (ggufs.length === 1) return { ...(await openModel(ggufs[0])), path: dir };
+    throw new InputError(`${dir}: no *.safetensors (or single .gguf) file in the model folder`);
+  }
+  const tensors: TensorInfo[] = [];
+  for (const f of files) tensors.push(...(await readSafetensorsHeader(f)).tensors);
+  return makeSource(dir, "safetensors", files, config, tensors);
+}
+
+function makeSource(
+  path: string,
+  format: ModelSource["format"],
+  files: string[],
+  config: Record<string, unknown>,
+  tensors: TensorInfo[],
+): ModelSource {
+  const byName = new Map<string, TensorInfo>();
+  for (const t of tensors) {
+    if (byName.has(t.name)) throw new InputError(`${path}: tensor ${t.name} appears twice`);
+    byName.set(t.name, t);
+  }
+  return {
+    path,
+    format,
+    files,
+    config,
+    tensors,
+    read(name: string): Promise<Tensor> {
+      const info = byName.get(name);
+      if (!info) throw new InputError(`${path}: no tensor named ${name}`);
+      return readTensorData(info);
+    },
+  };
+}
+
+/** sha256 over the model's files (in listed order), streamed. */
+export async function hashModelFiles(files: string[]): Promise<string> {
+  const h = createHash("sha256");
+  for (const f of files) {
+    const file = await Deno.open(f);
+    try {
+      for await (const chunk of file.readable) h.update(chunk);
+    } catch (e) {
+      throw new InputError(`${f}: cannot read: ${(e as Error).message}`);
+    }
+  }
+  return h.digest("hex");
+}
