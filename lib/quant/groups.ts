@@ -52,3 +52,15 @@ export function validateGroupSize(size: GroupSize): void {
 export function roundHalfAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
 }
+
+/** mean|w| of every group (the least-squares scale of a ±1 pattern). */
+export function groupAbsMean(d: Float32Array, layout: GroupLayout): Float32Array {
+  const { starts, ends, count } = layout;
+  const out = new Float32Array(count);
+  for (let g = 0; g < count; g++) {
+    let sum = 0;
+    for (let i = starts[g]; i < ends[g]; i++) sum += Math.abs(d[i]);
+    out[g] = sum / (ends[g] - starts[g]);
+  }
+  return out;
+}

@@ -4,8 +4,9 @@
  * Symbols are W̃ + 1 ∈ {0, 1, 2}; γ is stored in the scale dtype and the
  * stored value is used for assignment and reconstruction.
  */
-import { assertFinite, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
+import { assertFinite, groupAbsMean, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
 import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { symmetricQuantized } from "./symmetric.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
 export const ABSMEAN_EPS = 1e-8;
@@ -19,14 +20,10 @@ export const ternaryAbsmean: Quantizer = {
   },
   quantize(w: WeightMatrix, c: QuantConfig): Quantized {
     assertFinite(w);
-    const { starts, ends, count } = groupLayout(w.rows, w.cols, c.groupSize);
+    const layout = groupLayout(w.rows, w.cols, c.groupSize);
+    const { starts, ends, count } = layout;
     const d = w.data;
-    const raw = new Float32Array(count);
-    for (let g = 0; g < count; g++) {
-      let sum = 0;
-      for (let i = starts[g]; i < ends[g]; i++) sum += Math.abs(d[i]);
-      raw[g] = sum / (ends[g] - starts[g]);
-    }
+    const raw = groupAbsMean(d, layout);
     const { stored: gamma, bits } = storeMeta(raw, c.scaleDtype, w.name);
     const symbols = new Uint8Array(d.length);
     for (let g = 0; g < count; g++) {
@@ -36,17 +33,6 @@ export const ternaryAbsmean: Quantizer = {
         symbols[i] = (q < -1 ? -1 : q > 1 ? 1 : q) + 1;
       }
     }
-    return {
-      symbols,
-      levels: 3,
-      meta: { scales: gamma, metaBits: bits },
-      dequantize(): Float32Array {
-        const out = new Float32Array(symbols.length);
-        for (let g = 0; g < count; g++) {
-          for (let i = starts[g]; i < ends[g]; i++) out[i] = gamma[g] * (symbols[i] - 1);
-        }
-        return out;
-      },
-    };
+    return symmetricQuantized(symbols, 3, 1, gamma, bits, layout);
   },
 };

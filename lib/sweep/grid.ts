@@ -19,11 +19,15 @@ export interface GridSpec {
 }
 
 export const GRIDS: Record<string, GridSpec> = {
+  /** Seconds: for tests and a first look. */
   quick: { methods: ["rtn_asym", "ternary_absmean"], bits: [2, 4], group_sizes: [64], scale_dtypes: ["f16"] },
+  /** The README's run: every method side by side on every 2-D weight (minutes on 2 cores). */
   default: {
-    methods: ["rtn_asym", "ternary_absmean"],
+    methods: ["rtn_sym", "rtn_asym", "hqq", "sign", "ternary_absmean", "sparse_klevel"],
     bits: [2, 3, 4, 8],
-    group_sizes: [32, 64, 128, "row"],
+    levels: [3, 5],
+    sparsity: [0.5, 0.8, 0.9],
+    group_sizes: [32, 64, 128],
     scale_dtypes: ["f16"],
   },
 };

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import fc from "fast-check";
+import fc from "../../tests/fixtures/fc.ts";
 import {
   bf16BitsToF32,
   e4m3BitsToF32,

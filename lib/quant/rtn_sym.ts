@@ -1,0 +1,55 @@
+/**
+ * Uniform round-to-nearest, symmetric absmax per group. For b ≥ 2 bits:
+ *   qmax = 2^(b−1) − 1,  s = max|w| / qmax,  q = clamp(round(w / s), −qmax, qmax),  Ŵ = s·q
+ * (2^b − 1 levels, stored in b bits). For b = 1 the grid is {−s, +s}, s = max|w|.
+ */
+import { InputError } from "../errors.ts";
+import { assertFinite, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
+import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { symmetricQuantized } from "./symmetric.ts";
+import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
+
+export const rtnSym: Quantizer = {
+  id: "rtn_sym",
+  axes: ["bits"],
+  validate(c: QuantConfig): void {
+    if (!Number.isInteger(c.bits) || c.bits! < 1 || c.bits! > 8) {
+      throw new InputError(`rtn_sym: bits must be an integer 1..8, got ${c.bits}`);
+    }
+    validateGroupSize(c.groupSize);
+    validateScaleDtype(c.scaleDtype);
+  },
+  quantize(w: WeightMatrix, c: QuantConfig): Quantized {
+    assertFinite(w);
+    const layout = groupLayout(w.rows, w.cols, c.groupSize);
+    const { starts, ends, count } = layout;
+    const d = w.data;
+    const oneBit = c.bits === 1;
+    const qmax = oneBit ? 1 : 2 ** (c.bits! - 1) - 1;
+    const raw = new Float32Array(count);
+    for (let g = 0; g < count; g++) {
+      let amax = 0;
+      for (let i = starts[g]; i < ends[g]; i++) amax = Math.max(amax, Math.abs(d[i]));
+      raw[g] = amax / qmax;
+    }
+    const { stored: scales, bits } = storeMeta(raw, c.scaleDtype, w.name);
+    const symbols = new Uint8Array(d.length);
+    if (oneBit) {
+      for (let i = 0; i < d.length; i++) symbols[i] = d[i] >= 0 ? 1 : 0; // 0 → −s, 1 → +s
+      return symmetricQuantized(symbols, 2, 0.5, scales, bits, layout, 2);
+    }
+    for (let g = 0; g < count; g++) {
+      const s = scales[g];
+      if (!(s > 0)) {
+        symbols.fill(qmax, starts[g], ends[g]);
+        continue;
+      }
+      const inv = 1 / s;
+      for (let i = starts[g]; i < ends[g]; i++) {
+        const q = roundHalfAway(d[i] * inv);
+        symbols[i] = (q < -qmax ? -qmax : q > qmax ? qmax : q) + qmax;
+      }
+    }
+    return symmetricQuantized(symbols, 2 * qmax + 1, qmax, scales, bits, layout);
+  },
+};

@@ -1,0 +1,27 @@
+/**
+ * Binary sign with a per-group scale: Ŵ = s·sign(W), s = mean|W| over the
+ * group (the least-squares optimal scale for a fixed sign pattern). sign(0) = +1.
+ */
+import { assertFinite, groupAbsMean, groupLayout, validateGroupSize } from "./groups.ts";
+import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { symmetricQuantized } from "./symmetric.ts";
+import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
+
+export const sign: Quantizer = {
+  id: "sign",
+  axes: [],
+  validate(c: QuantConfig): void {
+    validateGroupSize(c.groupSize);
+    validateScaleDtype(c.scaleDtype);
+  },
+  quantize(w: WeightMatrix, c: QuantConfig): Quantized {
+    assertFinite(w);
+    const layout = groupLayout(w.rows, w.cols, c.groupSize);
+    const d = w.data;
+    const raw = groupAbsMean(d, layout);
+    const { stored, bits } = storeMeta(raw, c.scaleDtype, w.name);
+    const symbols = new Uint8Array(d.length);
+    for (let i = 0; i < d.length; i++) symbols[i] = d[i] >= 0 ? 1 : 0;
+    return symmetricQuantized(symbols, 2, 0.5, stored, bits, layout, 2);
+  },
+};

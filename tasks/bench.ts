@@ -1,0 +1,50 @@
+/** deno task bench <suite> — benchmarks: one JSON object per line on stdout, a table on stderr. */
+import { benchQuant } from "../lib/bench/quant.ts";
+import { parseFlags, runMain } from "../lib/cli/main.ts";
+import { InputError } from "../lib/errors.ts";
+
+const SUITES = ["quant"];
+
+const HELP = `deno task bench <suite> [flags]
+
+Suites:
+  quant    quantizer throughput (M params/s) per method on a rows x cols f32 tensor,
+           beside a memory-streaming baseline (read pass, copy) measured in the same run
+
+Flags:
+  --rows N     (default 4096)
+  --cols N     (default 4096)
+  --reps N     repetitions, median reported (default 5)
+  --seed N     seed of the random tensor (default 0)
+  -h, --help`;
+
+async function main(): Promise<void> {
+  const { values: f, positionals } = parseFlags(Deno.args, {
+    rows: { type: "string", default: "4096" },
+    cols: { type: "string", default: "4096" },
+    reps: { type: "string", default: "5" },
+    seed: { type: "string", default: "0" },
+    help: { type: "boolean", short: "h", default: false },
+  }, true);
+  if (f.help || positionals.length === 0) {
+    console.log(HELP);
+    if (!f.help) Deno.exit(2);
+    return;
+  }
+  const int = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InputError(`--${name}: '${v}' is not a positive integer`);
+    return n;
+  };
+  const suite = positionals[0];
+  if (!SUITES.includes(suite)) throw new InputError(`unknown suite '${suite}' (one of ${SUITES.join(", ")})`);
+  await Promise.resolve();
+  benchQuant({
+    rows: int("rows", f.rows!),
+    cols: int("cols", f.cols!),
+    reps: int("reps", f.reps!),
+    seed: Number(f.seed),
+  });
+}
+
+if (import.meta.main) await runMain("bench", main);
