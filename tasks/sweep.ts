@@ -6,6 +6,7 @@ import { runSweep } from "../lib/sweep/run.ts";
 import { formatSummary, summarizeByKind } from "../lib/sweep/summary.ts";
 import type { ScaleDtype } from "../lib/quant/types.ts";
 import { QUANTIZERS } from "../lib/quant/mod.ts";
+import { CODERS } from "../lib/coding/mod.ts";
 
 export const DEFAULT_MODEL = "models/neox-tiny";
 
@@ -25,6 +26,9 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --sparsity LIST      e.g. 0.8,0.9                     (overrides the grid)
   --group-sizes LIST   numbers, 'row' or 'tensor'       (overrides the grid)
   --scale-dtypes LIST  f16, bf16, fp8_e4m3, q8g128      (overrides the grid)
+  --coders LIST        symbol models to try per layer, the smallest wins
+                       (default all: ${[...CODERS.keys()].join(", ")})
+  --no-coding          skip entropy coding: bits_per_param from packed bits + metadata
   --seed N             seed for every random choice (default 0)
   --out DIR            run folder (default results/<run-id>)
   --overwrite          replace the rows of an existing run folder
@@ -50,6 +54,8 @@ async function main(): Promise<void> {
     sparsity: { type: "string" },
     "group-sizes": { type: "string" },
     "scale-dtypes": { type: "string" },
+    coders: { type: "string" },
+    "no-coding": { type: "boolean", default: false },
     seed: { type: "string", default: "0" },
     out: { type: "string" },
     overwrite: { type: "boolean", default: false },
@@ -88,6 +94,7 @@ async function main(): Promise<void> {
     quiet: f.quiet,
     overwrite: f.overwrite,
     argv: ["deno", "task", "sweep", ...Deno.args],
+    coders: f["no-coding"] ? null : f.coders?.split(",").map((s) => s.trim()),
   });
   console.error(`\n${formatSummary(summarizeByKind(res.rows, threshold), threshold)}\n`);
   console.error(

@@ -13,6 +13,7 @@
  */
 import { InputError } from "../errors.ts";
 import { assertFinite, groupLayout, validateGroupSize } from "./groups.ts";
+import { makeQuantized } from "./dequant.ts";
 import { storeMeta, validateScaleDtype } from "./meta.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
@@ -94,17 +95,13 @@ export const hqq: Quantizer = {
         symbols[i] = q < 0 ? 0 : q > top ? top : q;
       }
     }
-    return {
-      symbols,
-      levels: L,
-      meta: { scales: S, zeros: Z, metaBits: scales.bits + zeros.bits },
-      dequantize(): Float32Array {
-        const out = new Float32Array(symbols.length);
-        for (let g = 0; g < count; g++) {
-          for (let i = starts[g]; i < ends[g]; i++) out[i] = (symbols[i] - Z[g]) * S[g];
-        }
-        return out;
-      },
+    const meta = {
+      scales: scales.stored,
+      zeros: zeros.stored,
+      metaBits: scales.bits + zeros.bits,
+      scaleBytes: scales.bytes,
+      zeroBytes: zeros.bytes,
     };
+    return makeQuantized(symbols, L, meta, { kind: "zero_point" }, layout);
   },
 };

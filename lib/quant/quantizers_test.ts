@@ -6,7 +6,8 @@ import { roundToF16 } from "../tensor/dtype.ts";
 import { groupLayout } from "./groups.ts";
 import { getQuantizer } from "./mod.ts";
 import { ABSMEAN_EPS } from "./ternary_absmean.ts";
-import type { QuantConfig, WeightMatrix } from "./types.ts";
+import { metaFromBytes } from "./meta.ts";
+import type { QuantConfig, ScaleDtype, WeightMatrix } from "./types.ts";
 
 /** Brute-force group list: walk each row in steps of g (or the whole tensor). */
 function bruteGroups(w: WeightMatrix, gs: QuantConfig["groupSize"]): number[][] {
@@ -149,6 +150,17 @@ Deno.test("scale dtypes: metadata bits are exact and reconstruction stays close"
       scaleDtype: dt as QuantConfig["scaleDtype"],
     });
     assert.equal(q.meta.metaBits, bits, dt);
+    assert.equal(8 * (q.meta.scaleBytes.length + (q.meta.zeroBytes?.length ?? 0)), bits, `${dt}: serialised size`);
+    const back = metaFromBytes(q.meta.scaleBytes, q.meta.scales.length, dt as ScaleDtype, "w");
+    assert.ok(
+      back.every((v, i) => Object.is(v, q.meta.scales[i])),
+      `${dt}: scales not bit-identical after serialisation`,
+    );
+    const backZ = metaFromBytes(q.meta.zeroBytes!, q.meta.zeros!.length, dt as ScaleDtype, "w");
+    assert.ok(
+      backZ.every((v, i) => Object.is(v, q.meta.zeros![i])),
+      `${dt}: zeros not bit-identical after serialisation`,
+    );
     const wq = q.dequantize();
     let e = 0, ww = 0;
     for (let i = 0; i < n; i++) {

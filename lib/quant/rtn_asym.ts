@@ -5,6 +5,7 @@
  */
 import { InputError } from "../errors.ts";
 import { assertFinite, groupLayout, validateGroupSize } from "./groups.ts";
+import { makeQuantized } from "./dequant.ts";
 import { storeMeta, validateScaleDtype } from "./meta.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
@@ -21,7 +22,8 @@ export const rtnAsym: Quantizer = {
   quantize(w: WeightMatrix, c: QuantConfig): Quantized {
     assertFinite(w);
     const levels = 2 ** c.bits!;
-    const { starts, ends, count } = groupLayout(w.rows, w.cols, c.groupSize);
+    const layout = groupLayout(w.rows, w.cols, c.groupSize);
+    const { starts, ends, count } = layout;
     const d = w.data;
     const rawScale = new Float32Array(count);
     const rawMin = new Float32Array(count);
@@ -47,19 +49,13 @@ export const rtnAsym: Quantizer = {
         symbols[i] = q < 0 ? 0 : q >= levels ? levels - 1 : q;
       }
     }
-    const S = scales.stored, Z = zeros.stored;
-    return {
-      symbols,
-      levels,
-      meta: { scales: S, zeros: Z, metaBits: scales.bits + zeros.bits },
-      dequantize(): Float32Array {
-        const out = new Float32Array(symbols.length);
-        for (let g = 0; g < count; g++) {
-          const s = S[g] > 0 ? S[g] : 0, m = Z[g];
-          for (let i = starts[g]; i < ends[g]; i++) out[i] = m + symbols[i] * s;
-        }
-        return out;
-      },
+    const meta = {
+      scales: scales.stored,
+      zeros: zeros.stored,
+      metaBits: scales.bits + zeros.bits,
+      scaleBytes: scales.bytes,
+      zeroBytes: zeros.bytes,
     };
+    return makeQuantized(symbols, levels, meta, { kind: "min_plus" }, layout);
   },
 };

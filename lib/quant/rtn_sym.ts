@@ -6,7 +6,7 @@
 import { InputError } from "../errors.ts";
 import { assertFinite, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
 import { storeMeta, validateScaleDtype } from "./meta.ts";
-import { symmetricQuantized } from "./symmetric.ts";
+import { makeQuantized } from "./dequant.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
 export const rtnSym: Quantizer = {
@@ -32,14 +32,20 @@ export const rtnSym: Quantizer = {
       for (let i = starts[g]; i < ends[g]; i++) amax = Math.max(amax, Math.abs(d[i]));
       raw[g] = amax / qmax;
     }
-    const { stored: scales, bits } = storeMeta(raw, c.scaleDtype, w.name);
+    const sm = storeMeta(raw, c.scaleDtype, w.name);
     const symbols = new Uint8Array(d.length);
     if (oneBit) {
       for (let i = 0; i < d.length; i++) symbols[i] = d[i] >= 0 ? 1 : 0; // 0 → −s, 1 → +s
-      return symmetricQuantized(symbols, 2, 0.5, scales, bits, layout, 2);
+      return makeQuantized(
+        symbols,
+        2,
+        { scales: sm.stored, metaBits: sm.bits, scaleBytes: sm.bytes },
+        { kind: "scaled", center: 0.5, unit: 2 },
+        layout,
+      );
     }
     for (let g = 0; g < count; g++) {
-      const s = scales[g];
+      const s = sm.stored[g];
       if (!(s > 0)) {
         symbols.fill(qmax, starts[g], ends[g]);
         continue;
@@ -50,6 +56,10 @@ export const rtnSym: Quantizer = {
         symbols[i] = (q < -qmax ? -qmax : q > qmax ? qmax : q) + qmax;
       }
     }
-    return symmetricQuantized(symbols, 2 * qmax + 1, qmax, scales, bits, layout);
+    return makeQuantized(symbols, 2 * qmax + 1, { scales: sm.stored, metaBits: sm.bits, scaleBytes: sm.bytes }, {
+      kind: "scaled",
+      center: qmax,
+      unit: 1,
+    }, layout);
   },
 };

@@ -4,7 +4,7 @@
  */
 import { assertFinite, groupAbsMean, groupLayout, validateGroupSize } from "./groups.ts";
 import { storeMeta, validateScaleDtype } from "./meta.ts";
-import { symmetricQuantized } from "./symmetric.ts";
+import { makeQuantized } from "./dequant.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
 export const sign: Quantizer = {
@@ -19,9 +19,15 @@ export const sign: Quantizer = {
     const layout = groupLayout(w.rows, w.cols, c.groupSize);
     const d = w.data;
     const raw = groupAbsMean(d, layout);
-    const { stored, bits } = storeMeta(raw, c.scaleDtype, w.name);
+    const sm = storeMeta(raw, c.scaleDtype, w.name);
     const symbols = new Uint8Array(d.length);
     for (let i = 0; i < d.length; i++) symbols[i] = d[i] >= 0 ? 1 : 0;
-    return symmetricQuantized(symbols, 2, 0.5, stored, bits, layout, 2);
+    return makeQuantized(
+      symbols,
+      2,
+      { scales: sm.stored, metaBits: sm.bits, scaleBytes: sm.bytes },
+      { kind: "scaled", center: 0.5, unit: 2 },
+      layout,
+    );
   },
 };

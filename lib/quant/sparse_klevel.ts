@@ -8,7 +8,7 @@
 import { InputError } from "../errors.ts";
 import { assertFinite, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
 import { storeMeta, validateScaleDtype } from "./meta.ts";
-import { symmetricQuantized } from "./symmetric.ts";
+import { makeQuantized } from "./dequant.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
 export const LLOYD_ROUNDS = 20;
@@ -117,10 +117,10 @@ export const sparseKlevel: Quantizer = {
       for (let i = starts[g]; i < ends[g]; i++) if (!zero[i]) absNz[n++] = Math.abs(d[i]);
       raw[g] = fitScale(absNz, n, m, scratch);
     }
-    const { stored, bits } = storeMeta(raw, c.scaleDtype, w.name);
+    const sm = storeMeta(raw, c.scaleDtype, w.name);
     const symbols = new Uint8Array(d.length).fill(m);
     for (let g = 0; g < count; g++) {
-      const s = stored[g];
+      const s = sm.stored[g];
       for (let i = starts[g]; i < ends[g]; i++) {
         if (zero[i]) continue;
         const r = s > 0 ? roundHalfAway(Math.abs(d[i]) / s) : 1;
@@ -128,6 +128,12 @@ export const sparseKlevel: Quantizer = {
         symbols[i] = m + (d[i] < 0 ? -q : q);
       }
     }
-    return symmetricQuantized(symbols, c.levels!, m, stored, bits, layout);
+    return makeQuantized(
+      symbols,
+      c.levels!,
+      { scales: sm.stored, metaBits: sm.bits, scaleBytes: sm.bytes },
+      { kind: "scaled", center: m, unit: 1 },
+      layout,
+    );
   },
 };

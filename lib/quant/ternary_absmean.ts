@@ -6,7 +6,7 @@
  */
 import { assertFinite, groupAbsMean, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
 import { storeMeta, validateScaleDtype } from "./meta.ts";
-import { symmetricQuantized } from "./symmetric.ts";
+import { makeQuantized } from "./dequant.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
 export const ABSMEAN_EPS = 1e-8;
@@ -24,15 +24,19 @@ export const ternaryAbsmean: Quantizer = {
     const { starts, ends, count } = layout;
     const d = w.data;
     const raw = groupAbsMean(d, layout);
-    const { stored: gamma, bits } = storeMeta(raw, c.scaleDtype, w.name);
+    const sm = storeMeta(raw, c.scaleDtype, w.name);
     const symbols = new Uint8Array(d.length);
     for (let g = 0; g < count; g++) {
-      const inv = 1 / (gamma[g] + ABSMEAN_EPS);
+      const inv = 1 / (sm.stored[g] + ABSMEAN_EPS);
       for (let i = starts[g]; i < ends[g]; i++) {
         const q = roundHalfAway(d[i] * inv);
         symbols[i] = (q < -1 ? -1 : q > 1 ? 1 : q) + 1;
       }
     }
-    return symmetricQuantized(symbols, 3, 1, gamma, bits, layout);
+    return makeQuantized(symbols, 3, { scales: sm.stored, metaBits: sm.bits, scaleBytes: sm.bytes }, {
+      kind: "scaled",
+      center: 1,
+      unit: 1,
+    }, layout);
   },
 };

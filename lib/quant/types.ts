@@ -1,4 +1,5 @@
 /** The quantizer contract every method implements (see DESIGN.md). */
+import type { Reconstruction } from "./dequant.ts";
 
 export type MethodId = "rtn_sym" | "rtn_asym" | "sign" | "ternary_absmean" | "sparse_klevel" | "hqq";
 export type ScaleDtype = "f16" | "bf16" | "fp8_e4m3" | "q8g128";
@@ -22,8 +23,11 @@ export interface QuantMeta {
   scales: Float32Array;
   /** Per-group zero-points/offsets as stored, when the method has them. */
   zeros?: Float32Array;
-  /** Exact stored size of scales + zeros in bits. */
+  /** Exact stored size of scales + zeros in bits (= 8 × their serialised bytes). */
   metaBits: number;
+  /** Serialised scales and zeros, as a file stores them (meta.ts: StoredMeta.bytes). */
+  scaleBytes: Uint8Array;
+  zeroBytes?: Uint8Array;
 }
 
 /** What every quantizer returns. */
@@ -32,6 +36,8 @@ export interface Quantized {
   symbols: Uint8Array;
   levels: number;
   meta: QuantMeta;
+  /** How symbols + meta map back to weights (see dequant.ts). */
+  reconstruction: Reconstruction;
   /** Ŵ in W's layout. */
   dequantize(): Float32Array;
 }

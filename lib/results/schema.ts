@@ -39,13 +39,50 @@ export const ROW_COLUMNS: readonly Column[] = [
   { name: "packed_bits", type: "i64", doc: "fixed-width payload: params × ceil(log2(levels))" },
   { name: "entropy_bits", type: "f64", doc: "order-0 entropy bound of the symbols: params × H(level histogram)" },
   { name: "meta_bits", type: "i64", doc: "exact stored size of scales + zeros (and their own metadata)" },
-  { name: "bits_basis", type: "str", doc: "which payload `bits_per_param` uses: `packed` (later `coded`)" },
-  { name: "bits_per_param", type: "f64", doc: "(payload per bits_basis + meta_bits) / params" },
+  {
+    name: "bits_basis",
+    type: "str",
+    doc: "what `bits_per_param` counts: `coded` (the tensor's whole .subbit record) or `packed` (with --no-coding)",
+  },
+  {
+    name: "bits_per_param",
+    type: "f64",
+    doc: "coded: coded_bits / params; packed: (packed_bits + meta_bits) / params",
+  },
   { name: "rel_error", type: "f64", doc: "‖W − Ŵ‖F / ‖W‖F" },
   { name: "sqnr_db", type: "f64", doc: "10·log10(‖W‖² / ‖W − Ŵ‖²)" },
   { name: "cosine", type: "f64", doc: "cosine similarity of W and Ŵ" },
   { name: "level_hist", type: "list_i64", doc: "count of each level 0..levels−1" },
   { name: "quant_ms", type: "f64", doc: "wall time to quantize this layer (ms)" },
+  {
+    name: "coded_bits",
+    type: "i64",
+    nullable: true,
+    doc:
+      "the tensor's whole .subbit record: coded payload + coded metadata + per-tensor header (null with --no-coding)",
+  },
+  { name: "coded_payload_bits", type: "i64", nullable: true, doc: "entropy-coded symbol stream" },
+  {
+    name: "coded_meta_bits",
+    type: "i64",
+    nullable: true,
+    doc: "metadata stream as stored (coded or raw, see meta_coder)",
+  },
+  { name: "header_bits", type: "i64", nullable: true, doc: "per-tensor framing: descriptor JSON, lengths, CRC-32" },
+  {
+    name: "coder",
+    type: "str",
+    nullable: true,
+    doc: "symbol model that won: static_o0, adaptive_o0, order1_row or above",
+  },
+  { name: "meta_coder", type: "str", nullable: true, doc: "`raw`, or the coder that shrank the metadata" },
+  {
+    name: "static_o0_bits",
+    type: "i64",
+    nullable: true,
+    doc: "payload under the static order-0 model, to read the context models' gain against",
+  },
+  { name: "code_ms", type: "f64", nullable: true, doc: "wall time to code this layer with every model tried (ms)" },
   { name: "seed", type: "i64", doc: "the run's seed" },
 ];
 

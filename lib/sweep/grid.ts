@@ -137,3 +137,21 @@ export async function loadGrid(nameOrPath: string): Promise<GridSpec> {
     layers: typeof json.layers === "string" ? json.layers : undefined,
   };
 }
+
+const CONFIG_ID_RE = /^([a-z0-9_]+)(?:\.b(\d+))?(?:\.l(\d+))?(?:\.s([0-9.]+?))?\.g(\d+|row|tensor)\.([a-z0-9_]+)$/;
+
+/** Parse a config_id back into a validated config (inverse of configId). */
+export function parseConfigId(id: string): QuantConfig {
+  const m = id.match(CONFIG_ID_RE);
+  if (!m) {
+    throw new InputError(`bad config id '${id}' (expected e.g. rtn_asym.b4.g64.f16 or sparse_klevel.l3.s0.9.g64.f16)`);
+  }
+  const q = getQuantizer(m[1]);
+  const c: QuantConfig = { method: q.id, groupSize: parseGroupSize(m[5]), scaleDtype: m[6] as ScaleDtype };
+  if (m[2] !== undefined) c.bits = Number(m[2]);
+  if (m[3] !== undefined) c.levels = Number(m[3]);
+  if (m[4] !== undefined) c.sparsity = Number(m[4]);
+  q.validate(c);
+  if (configId(c) !== id) throw new InputError(`config id '${id}' is not canonical (did you mean ${configId(c)}?)`);
+  return c;
+}

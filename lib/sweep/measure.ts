@@ -2,7 +2,8 @@
 import { entropyPerSymbol, histogram, packedBitsPerSymbol } from "../metrics/entropy.ts";
 import { errorMetrics } from "../metrics/error.ts";
 import { getQuantizer } from "../quant/mod.ts";
-import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
+import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
+import { encodeQuantized, serializeRecord } from "../coding/record.ts";
 import type { Row } from "../results/schema.ts";
 import { layerKind } from "../tensor/select.ts";
 import { configId } from "./grid.ts";
@@ -11,6 +12,8 @@ export interface RowContext {
   runId: string;
   model: string;
   seed: number;
+  /** Symbol coders to try (default all); null = no coding, bits_per_param from packed bits. */
+  coders?: string[] | null;
 }
 
 export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowContext): Row {
@@ -24,6 +27,7 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
   const params = w.rows * w.cols;
   const packedBits = params * packedBitsPerSymbol(quant.levels);
   const entropyBits = params * entropyPerSymbol(hist);
+  const coded = ctx.coders === null ? null : codeLayer(w, config, quant, ctx.coders);
   return {
     run_id: ctx.runId,
     config_id: configId(config),
@@ -43,13 +47,42 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
     packed_bits: packedBits,
     entropy_bits: entropyBits,
     meta_bits: quant.meta.metaBits,
-    bits_basis: "packed",
-    bits_per_param: (packedBits + quant.meta.metaBits) / params,
+    bits_basis: coded ? "coded" : "packed",
+    bits_per_param: coded ? coded.coded_bits / params : (packedBits + quant.meta.metaBits) / params,
     rel_error: err.relError,
     sqnr_db: err.sqnrDb,
     cosine: err.cosine,
     level_hist: Array.from(hist),
     quant_ms: quantMs,
+    coded_bits: coded?.coded_bits ?? null,
+    coded_payload_bits: coded?.coded_payload_bits ?? null,
+    coded_meta_bits: coded?.coded_meta_bits ?? null,
+    header_bits: coded?.header_bits ?? null,
+    coder: coded?.coder ?? null,
+    meta_coder: coded?.meta_coder ?? null,
+    static_o0_bits: coded?.static_o0_bits ?? null,
+    code_ms: coded?.code_ms ?? null,
     seed: ctx.seed,
+  };
+}
+
+/** Code the layer exactly as `deno task pack` would store it and count the record's bits. */
+function codeLayer(w: WeightMatrix, config: QuantConfig, quant: Quantized, coders?: string[]) {
+  const t0 = performance.now();
+  const enc = encodeQuantized(w.name, w.rows, w.cols, quant, {
+    configId: configId(config),
+    groupSize: config.groupSize,
+    scaleDtype: config.scaleDtype,
+  }, coders);
+  const { sizes } = serializeRecord(enc.record);
+  return {
+    coded_bits: 8 * sizes.total,
+    coded_payload_bits: 8 * sizes.payload,
+    coded_meta_bits: 8 * sizes.meta,
+    header_bits: 8 * sizes.header,
+    coder: enc.record.descriptor.kind === "quantized" ? enc.record.descriptor.coder : null,
+    meta_coder: enc.record.descriptor.kind === "quantized" ? enc.record.descriptor.meta_coder : null,
+    static_o0_bits: enc.coderSizes.static_o0 !== undefined ? 8 * enc.coderSizes.static_o0 : null,
+    code_ms: performance.now() - t0,
   };
 }

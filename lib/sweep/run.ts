@@ -1,4 +1,5 @@
 /** The sweep engine: grid × layers → one row per (layer, config), written as it goes. */
+import { CODERS, getCoder } from "../coding/mod.ts";
 import { InputError } from "../errors.ts";
 import { rowsToFrame, writeParquetAtomic } from "../results/frame.ts";
 import { type RunEnvironment, runEnvironment } from "../results/environment.ts";
@@ -23,6 +24,8 @@ export interface SweepOptions {
   overwrite?: boolean;
   /** The command line, recorded in the manifest. */
   argv?: string[];
+  /** Symbol coders to try per layer (default all); null = no coding (bits from packed sizes). */
+  coders?: string[] | null;
 }
 
 export interface Manifest {
@@ -33,6 +36,7 @@ export interface Manifest {
   grid: GridSpec;
   config_ids: string[];
   seed: number;
+  coders: string[] | null;
   model: { path: string; format: string; files: string[]; sha256: string; config: Record<string, unknown> };
   layers: string[];
   rows: number;
@@ -71,6 +75,7 @@ async function writeManifest(dir: string, m: Manifest): Promise<void> {
 /** Run a sweep; rows.parquet and manifest.json are rewritten atomically after every layer. */
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const configs = expandGrid(o.grid);
+  for (const id of o.coders ?? []) getCoder(id);
   const src = await openModel(o.model);
   const layers = selectLayers(src.tensors, o.layers ?? o.grid.layers);
   await prepareOutDir(o.outDir, o.overwrite ?? false);
@@ -82,6 +87,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     grid: o.grid,
     config_ids: configs.map(configId),
     seed: o.seed,
+    coders: o.coders === null ? null : o.coders ?? [...CODERS.keys()],
     model: {
       path: o.model,
       format: src.format,
@@ -103,7 +109,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       const t = await src.read(info.name);
       const w = { name: info.name, rows: info.shape[0], cols: info.shape[1], data: t.data };
       for (const c of configs) {
-        rows.push(measureLayer(w, c, { runId: o.runId, model: o.model, seed: o.seed }));
+        rows.push(measureLayer(w, c, { runId: o.runId, model: o.model, seed: o.seed, coders: o.coders }));
         bar.tick(rows.length, `${info.name} ${configId(c)}`);
       }
       await writeParquetAtomic(rowsToFrame(rows), `${o.outDir}/rows.parquet`);

@@ -49,9 +49,11 @@ Deno.test("sweep: rows for every 2-D weight x config, Parquet readable, manifest
   assert.deepEqual(new Set(recs.map((r) => r.layer)), new Set(names));
   for (const r of recs) {
     assert.equal(r.params, Number(r.rows) * Number(r.cols));
-    assert.ok(
-      Math.abs(Number(r.bits_per_param) - (Number(r.packed_bits) + Number(r.meta_bits)) / Number(r.params)) < 1e-12,
-    );
+    assert.equal(r.bits_basis, "coded");
+    assert.ok(Math.abs(Number(r.bits_per_param) - Number(r.coded_bits) / Number(r.params)) < 1e-12);
+    assert.equal(r.coded_bits, Number(r.coded_payload_bits) + Number(r.coded_meta_bits) + Number(r.header_bits));
+    assert.ok(Number(r.coded_payload_bits) <= Number(r.static_o0_bits));
+    assert.ok(Number(r.coded_meta_bits) <= Number(r.meta_bits));
     assert.equal((r.level_hist as number[]).reduce((a, b) => a + b, 0), r.params);
     assert.equal(r.seed, 7);
   }
