@@ -7,6 +7,7 @@ import { InputError } from "../errors.ts";
 import { MAX_TOTAL, RangeDecoder, RangeEncoder } from "./range_coder.ts";
 import type { Coder } from "./types.ts";
 import { readVarint, writeVarint } from "./varint.ts";
+import { native, type NativeLib } from "../kernels/native.ts";
 
 /** Scale counts to integer frequencies summing to MAX_TOTAL; present symbols keep ≥ 1. */
 export function scaleFrequencies(counts: ArrayLike<number>): Uint32Array {
@@ -34,38 +35,52 @@ export function scaleFrequencies(counts: ArrayLike<number>): Uint32Array {
   return f;
 }
 
-export const staticOrder0: Coder = {
+/** Frequency table header (varints) + frequencies and cumulative table. */
+function tableFor(symbols: Uint8Array, levels: number): { head: number[]; freq: Uint32Array; cum: Uint32Array } {
+  const counts = new Float64Array(levels);
+  for (let i = 0; i < symbols.length; i++) counts[symbols[i]]++;
+  const freq = scaleFrequencies(counts);
+  const cum = new Uint32Array(levels + 1);
+  for (let s = 0; s < levels; s++) cum[s + 1] = cum[s] + freq[s];
+  const head: number[] = [];
+  for (let s = 0; s < levels; s++) writeVarint(head, freq[s]);
+  return { head, freq, cum };
+}
+
+function readTable(bytes: Uint8Array, levels: number, what: string): { freq: Uint32Array; pos: number; sum: number } {
+  const freq = new Uint32Array(levels);
+  let pos = 0, sum = 0;
+  for (let s = 0; s < levels; s++) {
+    [freq[s], pos] = readVarint(bytes, pos, what);
+    sum += freq[s];
+  }
+  return { freq, pos, sum };
+}
+
+function withHead(head: number[], body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+/** The TypeScript reference coder (the C path must match it byte for byte). */
+export const staticOrder0Ts: Coder = {
   id: "static_o0",
   encode(symbols: Uint8Array, levels: number): Uint8Array {
-    const counts = new Float64Array(levels);
-    for (let i = 0; i < symbols.length; i++) counts[symbols[i]]++;
-    const freq = scaleFrequencies(counts);
-    const cum = new Uint32Array(levels + 1);
-    for (let s = 0; s < levels; s++) cum[s + 1] = cum[s] + freq[s];
-    const head: number[] = [];
-    for (let s = 0; s < levels; s++) writeVarint(head, freq[s]);
+    const { head, freq, cum } = tableFor(symbols, levels);
     const enc = new RangeEncoder(symbols.length / 4 + 64);
     for (let i = 0; i < symbols.length; i++) {
       const s = symbols[i];
       enc.encode(cum[s], freq[s], MAX_TOTAL);
     }
-    const body = enc.finish();
-    const out = new Uint8Array(head.length + body.length);
-    out.set(head);
-    out.set(body, head.length);
-    return out;
+    return withHead(head, enc.finish());
   },
   decode(bytes: Uint8Array, count: number, levels: number, _cols: number, what = "stream"): Uint8Array {
-    const freq = new Uint32Array(levels);
-    let pos = 0, sum = 0;
-    for (let s = 0; s < levels; s++) {
-      [freq[s], pos] = readVarint(bytes, pos, what);
-      sum += freq[s];
-    }
+    const { freq, pos, sum } = readTable(bytes, levels, what);
     const out = new Uint8Array(count);
     if (count === 0) return out;
     if (sum !== MAX_TOTAL) throw new InputError(`${what}: corrupt frequency table (sums to ${sum}, not ${MAX_TOTAL})`);
-    // symbol lookup by target value: cum table + a 2^16 reverse map
     const cum = new Uint32Array(levels + 1);
     for (let s = 0; s < levels; s++) cum[s + 1] = cum[s] + freq[s];
     const symOf = new Uint8Array(MAX_TOTAL);
@@ -79,3 +94,51 @@ export const staticOrder0: Coder = {
     return out;
   },
 };
+
+/** The C fast path (kernels/c/range_coder.c) through FFI; null when the library is not built. */
+export function staticOrder0C(lib: NativeLib): Coder {
+  return {
+    id: "static_o0",
+    encode(symbols: Uint8Array, levels: number): Uint8Array {
+      const { head, freq } = tableFor(symbols, levels);
+      let cap = Math.ceil(symbols.length * Math.log2(Math.max(2, levels)) / 8) + 64;
+      for (;;) {
+        const out = new Uint8Array(cap);
+        const n = Number(lib.sb_rc_encode_static(symbols, BigInt(symbols.length), freq, levels, out, BigInt(cap)));
+        if (n <= cap) return withHead(head, out.subarray(0, n));
+        cap = n;
+      }
+    },
+    decode(bytes: Uint8Array, count: number, levels: number, _cols: number, what = "stream"): Uint8Array {
+      const { freq, pos, sum } = readTable(bytes, levels, what);
+      const out = new Uint8Array(count);
+      if (count === 0) return out;
+      if (sum !== MAX_TOTAL) {
+        throw new InputError(`${what}: corrupt frequency table (sums to ${sum}, not ${MAX_TOTAL})`);
+      }
+      const where = new BigInt64Array(1);
+      const body = bytes.subarray(pos);
+      const rc = lib.sb_rc_decode_static(body, BigInt(body.length), BigInt(count), freq, levels, out, where);
+      const at = pos + Number(where[0]);
+      if (rc === -1) throw new InputError(`${what}: coded stream truncated at byte offset ${at}`);
+      if (rc !== 0) throw new InputError(`${what}: corrupt coded stream near byte offset ${at}`);
+      return out;
+    },
+  };
+}
+
+/** The registered static order-0 coder: C when the kernels are built, else the TS reference. */
+export const staticOrder0: Coder = {
+  id: "static_o0",
+  encode: (symbols, levels, cols) => impl().encode(symbols, levels, cols),
+  decode: (bytes, count, levels, cols, what) => impl().decode(bytes, count, levels, cols, what),
+};
+
+let chosen: Coder | undefined;
+function impl(): Coder {
+  if (!chosen) {
+    const lib = native();
+    chosen = lib ? staticOrder0C(lib) : staticOrder0Ts;
+  }
+  return chosen;
+}

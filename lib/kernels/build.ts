@@ -1,0 +1,76 @@
+/** Build the C kernels (gcc) into shared libraries under kernels/build/. */
+import { InputError } from "../errors.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+export const KERNEL_SRC = `${ROOT}kernels/c`;
+export const KERNEL_BUILD = `${ROOT}kernels/build`;
+
+export const VARIANTS = {
+  native: ["-O3", "-march=native"],
+  portable: ["-O3", "-march=x86-64-v2"],
+} as const;
+export type Variant = keyof typeof VARIANTS;
+
+export function libraryPath(variant: Variant): string {
+  return `${KERNEL_BUILD}/libsubbit_${variant}.so`;
+}
+
+async function sources(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(KERNEL_SRC)) {
+    if (e.isFile && e.name.endsWith(".c")) out.push(`${KERNEL_SRC}/${e.name}`);
+  }
+  return out.sort();
+}
+
+async function mtime(p: string): Promise<number> {
+  try {
+    return (await Deno.stat(p)).mtime?.getTime() ?? 0;
+  } catch {
+    return -1;
+  }
+}
+
+export interface BuildResult {
+  path: string;
+  rebuilt: boolean;
+  flags: string[];
+}
+
+/** Compile every variant whose library is missing or older than a source. */
+export async function buildKernels(opts: { force?: boolean } = {}): Promise<BuildResult[]> {
+  const srcs = await sources();
+  await Deno.mkdir(KERNEL_BUILD, { recursive: true });
+  const newest = Math.max(...(await Promise.all(srcs.map(mtime))));
+  const results: BuildResult[] = [];
+  for (const [variant, flags] of Object.entries(VARIANTS) as [Variant, readonly string[]][]) {
+    const lib = libraryPath(variant);
+    const args = [
+      ...flags,
+      "-shared",
+      "-fPIC",
+      "-std=c11",
+      "-Wall",
+      "-Wextra",
+      "-o",
+      `${lib}.tmp`,
+      ...srcs,
+      "-lm",
+      "-lpthread",
+    ];
+    if (!opts.force && (await mtime(lib)) >= newest) {
+      results.push({ path: lib, rebuilt: false, flags: [...flags] });
+      continue;
+    }
+    let out: Deno.CommandOutput;
+    try {
+      out = await new Deno.Command("gcc", { args, stdout: "piped", stderr: "piped" }).output();
+    } catch {
+      throw new InputError("gcc not found: install it (apt-get install gcc) to build the C kernels");
+    }
+    if (!out.success) throw new Error(`gcc failed for ${variant}:\n${new TextDecoder().decode(out.stderr)}`);
+    await Deno.rename(`${lib}.tmp`, lib);
+    results.push({ path: lib, rebuilt: true, flags: [...flags] });
+  }
+  return results;
+}

@@ -1,0 +1,53 @@
+/**
+ * The C kernels through Deno FFI: loads kernels/build/libsubbit_native.so
+ * (or the portable build), building it with gcc when missing. Returns null
+ * when no library can be had (no gcc): callers fall back to TypeScript.
+ * SUBBIT_NO_NATIVE=1 forces the fallback.
+ */
+import { buildKernels, libraryPath } from "./build.ts";
+
+const SYMBOLS = {
+  sb_rc_encode_static: { parameters: ["buffer", "i64", "buffer", "i32", "buffer", "i64"], result: "i64" },
+  sb_rc_decode_static: { parameters: ["buffer", "i64", "i64", "buffer", "i32", "buffer", "buffer"], result: "i32" },
+} as const;
+
+export type NativeLib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let cached: { lib: NativeLib | null; variant: string | null } | undefined;
+
+function tryOpen(path: string): NativeLib | null {
+  try {
+    return Deno.dlopen(path, SYMBOLS).symbols;
+  } catch {
+    return null;
+  }
+}
+
+/** The loaded native library, or null. Synchronous after the first `ensureNative()`. */
+export function native(): NativeLib | null {
+  if (cached) return cached.lib;
+  if (Deno.env.get("SUBBIT_NO_NATIVE") === "1") return (cached = { lib: null, variant: null }).lib;
+  for (const v of ["native", "portable"] as const) {
+    const lib = tryOpen(libraryPath(v));
+    if (lib) return (cached = { lib, variant: v }).lib;
+  }
+  return null;
+}
+
+/** Load the library, building it first when it is missing (needs gcc). */
+export async function ensureNative(): Promise<NativeLib | null> {
+  if (native()) return cached!.lib;
+  if (Deno.env.get("SUBBIT_NO_NATIVE") === "1") return null;
+  try {
+    await buildKernels();
+  } catch {
+    return (cached = { lib: null, variant: null }).lib;
+  }
+  return native();
+}
+
+/** Which build is loaded: "native", "portable" or null. */
+export function nativeVariant(): string | null {
+  native();
+  return cached?.variant ?? null;
+}
