@@ -1,21 +1,27 @@
 /** deno task bench <suite> — benchmarks: one JSON object per line on stdout, a table on stderr. */
+import { benchCoder } from "../lib/bench/coder.ts";
 import { benchQuant } from "../lib/bench/quant.ts";
+import { DEFAULT_MODEL } from "./sweep.ts";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 
-const SUITES = ["quant"];
+const SUITES = ["quant", "coder"];
 
 const HELP = `deno task bench <suite> [flags]
 
 Suites:
   quant    quantizer throughput (M params/s) per method on a rows x cols f32 tensor,
            beside a memory-streaming baseline (read pass, copy) measured in the same run
+  coder    per layer of a model: entropy, coded size, zstd -19 / xz -9e sizes, and
+           TS / C / zstd decode speeds (needs Debian zstd and xz-utils)
 
 Flags:
   --rows N     (default 4096)
   --cols N     (default 4096)
   --reps N     repetitions, median reported (default 5)
   --seed N     seed of the random tensor (default 0)
+  --model PATH model for the coder suite (default ${DEFAULT_MODEL})
+  --layers G   layer globs for the coder suite (default every 2-D weight)
   -h, --help`;
 
 async function main(): Promise<void> {
@@ -24,6 +30,8 @@ async function main(): Promise<void> {
     cols: { type: "string", default: "4096" },
     reps: { type: "string", default: "5" },
     seed: { type: "string", default: "0" },
+    model: { type: "string", default: DEFAULT_MODEL },
+    layers: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   }, true);
   if (f.help || positionals.length === 0) {
@@ -38,13 +46,16 @@ async function main(): Promise<void> {
   };
   const suite = positionals[0];
   if (!SUITES.includes(suite)) throw new InputError(`unknown suite '${suite}' (one of ${SUITES.join(", ")})`);
-  await Promise.resolve();
-  benchQuant({
-    rows: int("rows", f.rows!),
-    cols: int("cols", f.cols!),
-    reps: int("reps", f.reps!),
-    seed: Number(f.seed),
-  });
+  if (suite === "quant") {
+    benchQuant({
+      rows: int("rows", f.rows!),
+      cols: int("cols", f.cols!),
+      reps: int("reps", f.reps!),
+      seed: Number(f.seed),
+    });
+  } else {
+    await benchCoder({ model: f.model!, layers: f.layers });
+  }
 }
 
 if (import.meta.main) await runMain("bench", main);
