@@ -11,6 +11,7 @@ const ALL = [...CODERS.values()];
 
 function roundTrip(sym: Uint8Array, levels: number, cols: number) {
   for (const c of ALL) {
+    if (!c.accepts(levels)) continue;
     const bytes = c.encode(sym, levels, cols);
     const back = c.decode(bytes, sym.length, levels, cols);
     assert.ok(

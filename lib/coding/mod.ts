@@ -1,11 +1,11 @@
 /** Coder registry and best-model selection. */
 import { InputError } from "../errors.ts";
-import { aboveContext, adaptiveOrder0, order1Row } from "./adaptive.ts";
+import { above2, above2Fast, aboveContext, adaptiveOrder0, order1Row } from "./adaptive.ts";
 import { staticOrder0 } from "./static_order0.ts";
 import type { Coder } from "./types.ts";
 
 export const CODERS: ReadonlyMap<string, Coder> = new Map<string, Coder>(
-  [staticOrder0, adaptiveOrder0, order1Row, aboveContext].map((c) => [c.id, c]),
+  [staticOrder0, adaptiveOrder0, order1Row, aboveContext, above2, above2Fast].map((c) => [c.id, c]),
 );
 
 export function getCoder(id: string): Coder {
@@ -31,7 +31,9 @@ export function codeBest(
   let best: CodedStream | null = null;
   const sizes: Record<string, number> = {};
   for (const id of ids) {
-    const bytes = getCoder(id).encode(symbols, levels, cols);
+    const coder = getCoder(id);
+    if (!coder.accepts(levels) && best) continue; // too many contexts for this alphabet
+    const bytes = coder.encode(symbols, levels, cols);
     sizes[id] = bytes.length;
     if (!best || bytes.length < best.bytes.length) best = { coder: id, bytes, sizes };
   }

@@ -67,6 +67,7 @@ function withHead(head: number[], body: Uint8Array): Uint8Array {
 /** The TypeScript reference coder (the C path must match it byte for byte). */
 export const staticOrder0Ts: Coder = {
   id: "static_o0",
+  accepts: () => true,
   encode(symbols: Uint8Array, levels: number): Uint8Array {
     const { head, freq, cum } = tableFor(symbols, levels);
     const enc = new RangeEncoder(symbols.length / 4 + 64);
@@ -99,6 +100,7 @@ export const staticOrder0Ts: Coder = {
 export function staticOrder0C(lib: NativeLib): Coder {
   return {
     id: "static_o0",
+    accepts: () => true,
     encode(symbols: Uint8Array, levels: number): Uint8Array {
       const { head, freq } = tableFor(symbols, levels);
       let cap = Math.ceil(symbols.length * Math.log2(Math.max(2, levels)) / 8) + 64;
@@ -130,6 +132,7 @@ export function staticOrder0C(lib: NativeLib): Coder {
 /** The registered static order-0 coder: C when the kernels are built, else the TS reference. */
 export const staticOrder0: Coder = {
   id: "static_o0",
+  accepts: () => true,
   encode: (symbols, levels, cols) => impl().encode(symbols, levels, cols),
   decode: (bytes, count, levels, cols, what) => impl().decode(bytes, count, levels, cols, what),
 };
