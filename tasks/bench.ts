@@ -1,11 +1,12 @@
 /** deno task bench <suite> — benchmarks: one JSON object per line on stdout, a table on stderr. */
 import { benchCoder } from "../lib/bench/coder.ts";
+import { benchEval } from "../lib/bench/eval.ts";
 import { benchQuant } from "../lib/bench/quant.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 
-const SUITES = ["quant", "coder"];
+const SUITES = ["quant", "coder", "eval"];
 
 const HELP = `deno task bench <suite> [flags]
 
@@ -14,6 +15,8 @@ Suites:
            beside a memory-streaming baseline (read pass, copy) measured in the same run
   coder    per layer of a model: entropy, coded size, zstd -19 / xz -9e sizes, and
            TS / C / zstd decode speeds (needs Debian zstd and xz-utils)
+  eval     fp32 held-out eval by subbit and by PyTorch (when /usr/bin/python3 has torch),
+           same windows, one run
 
 Flags:
   --rows N     (default 4096)
@@ -22,6 +25,7 @@ Flags:
   --seed N     seed of the random tensor (default 0)
   --model PATH model for the coder suite (default ${DEFAULT_MODEL})
   --layers G   layer globs for the coder suite (default every 2-D weight)
+  --bytes N    eval suite: first N bytes of val.txt (default all)
   -h, --help`;
 
 async function main(): Promise<void> {
@@ -32,6 +36,7 @@ async function main(): Promise<void> {
     seed: { type: "string", default: "0" },
     model: { type: "string", default: DEFAULT_MODEL },
     layers: { type: "string" },
+    bytes: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   }, true);
   if (f.help || positionals.length === 0) {
@@ -53,8 +58,10 @@ async function main(): Promise<void> {
       reps: int("reps", f.reps!),
       seed: Number(f.seed),
     });
-  } else {
+  } else if (suite === "coder") {
     await benchCoder({ model: f.model!, layers: f.layers });
+  } else {
+    await benchEval({ model: f.model!, bytes: f.bytes ? int("bytes", f.bytes) : null });
   }
 }
 

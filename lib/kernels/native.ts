@@ -9,6 +9,13 @@ import { buildKernels, libraryPath } from "./build.ts";
 const SYMBOLS = {
   sb_rc_encode_static: { parameters: ["buffer", "i64", "buffer", "i32", "buffer", "i64"], result: "i64" },
   sb_rc_decode_static: { parameters: ["buffer", "i64", "i64", "buffer", "i32", "buffer", "buffer"], result: "i32" },
+  sb_gemm_nn: { parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "i64", "i32"], result: "void" },
+  sb_attention: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "i64", "i64", "i32"],
+    result: "void",
+  },
+  sb_gelu: { parameters: ["buffer", "i64"], result: "void" },
+  sb_layernorm: { parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "f32"], result: "void" },
 } as const;
 
 export type NativeLib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

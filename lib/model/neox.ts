@@ -1,0 +1,232 @@
+/**
+ * GPT-NeoX (Pythia) forward pass over weights from the tensor readers, with
+ * HF parameter names and layouts: fused qkv interleaved per head
+ * ([q_h | k_h | v_h] per head), rotary on the first rotary_pct of each head
+ * (non-interleaved, rotate_half), causal attention, parallel residual
+ * x + attn(ln1(x)) + mlp(ln2(x)), exact GELU, final LayerNorm, unembedding.
+ * Matmuls go through DenseOps (C kernels on the hot path).
+ */
+import { InputError } from "../errors.ts";
+import { openModel } from "../tensor/model.ts";
+import { type DenseOps, transpose } from "./ops.ts";
+
+export interface NeoxConfig {
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  rotary_pct: number;
+  rotary_emb_base: number;
+  max_position_embeddings: number;
+  vocab_size: number;
+  use_parallel_residual: boolean;
+  layer_norm_eps: number;
+  hidden_act: string;
+}
+
+/** Every weight the forward pass reads, by HF name, as f32. */
+export type Weights = Map<string, Float32Array>;
+
+export function parseNeoxConfig(raw: Record<string, unknown>, where: string): NeoxConfig {
+  const keys = [
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "rotary_pct",
+    "rotary_emb_base",
+    "max_position_embeddings",
+    "vocab_size",
+    "layer_norm_eps",
+  ];
+  for (const k of keys) {
+    if (typeof raw[k] !== "number") {
+      throw new InputError(`${where}: config.json lacks numeric '${k}' (a GPT-NeoX config is needed)`);
+    }
+  }
+  const act = String(raw.hidden_act ?? "gelu");
+  if (act !== "gelu") throw new InputError(`${where}: hidden_act '${act}' is not supported (gelu)`);
+  return {
+    ...(raw as unknown as NeoxConfig),
+    use_parallel_residual: raw.use_parallel_residual !== false,
+    hidden_act: act,
+  };
+}
+
+/** Load config + all weights of a NeoX model folder. */
+export async function loadNeox(path: string): Promise<{ config: NeoxConfig; weights: Weights }> {
+  const src = await openModel(path);
+  const config = parseNeoxConfig(src.config, path);
+  const weights: Weights = new Map();
+  for (const t of src.tensors) weights.set(t.name, (await src.read(t.name)).data);
+  return { config, weights };
+}
+
+export class NeoxForward {
+  private readonly cos: Float32Array;
+  private readonly sin: Float32Array;
+  private readonly headSize: number;
+  private readonly rot: number;
+  /** 2-D weights transposed to [in, out] for the GEMM, by name. */
+  private readonly wt = new Map<string, Float32Array>();
+  private readonly linearShapes = new Map<string, [number, number]>();
+  private readonly weights: Weights;
+
+  constructor(readonly config: NeoxConfig, weights: Weights, private readonly ops: DenseOps) {
+    this.weights = new Map(weights);
+    const c = config;
+    this.headSize = c.hidden_size / c.num_attention_heads;
+    this.rot = Math.floor(this.headSize * c.rotary_pct);
+    // inv_freq_i = base^(−2i/rot); emb = [freqs, freqs] (HF GPTNeoXRotaryEmbedding)
+    const T = c.max_position_embeddings, half = this.rot / 2;
+    this.cos = new Float32Array(T * this.rot);
+    this.sin = new Float32Array(T * this.rot);
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i < half; i++) {
+        const invFreq = Math.fround(1 / c.rotary_emb_base ** ((2 * i) / this.rot));
+        const ang = Math.fround(t * invFreq);
+        for (const j of [i, i + half]) {
+          this.cos[t * this.rot + j] = Math.cos(ang);
+          this.sin[t * this.rot + j] = Math.sin(ang);
+        }
+      }
+    }
+    for (const n of this.requiredNames()) if (!weights.has(n)) throw new InputError(`model lacks tensor ${n}`);
+    const d = c.hidden_size, ff = c.intermediate_size;
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const p = `gpt_neox.layers.${i}`;
+      this.linearShapes.set(`${p}.attention.query_key_value.weight`, [3 * d, d]);
+      this.linearShapes.set(`${p}.attention.dense.weight`, [d, d]);
+      this.linearShapes.set(`${p}.mlp.dense_h_to_4h.weight`, [ff, d]);
+      this.linearShapes.set(`${p}.mlp.dense_4h_to_h.weight`, [d, ff]);
+    }
+    this.linearShapes.set("embed_out.weight", [c.vocab_size, d]);
+    for (const n of this.linearShapes.keys()) this.setWeight(n, weights.get(n)!);
+  }
+
+  /** Replace one weight (e.g. by its quantized Ŵ) without rebuilding the others. */
+  setWeight(name: string, data: Float32Array): void {
+    const old = this.weights.get(name);
+    if (!old || old.length !== data.length) {
+      throw new InputError(`tensor ${name}: cannot replace (unknown or wrong size)`);
+    }
+    this.weights.set(name, data);
+    const shape = this.linearShapes.get(name);
+    if (shape) this.wt.set(name, transpose(data, shape[0], shape[1]));
+  }
+
+  requiredNames(): string[] {
+    const names = [
+      "gpt_neox.embed_in.weight",
+      "gpt_neox.final_layer_norm.weight",
+      "gpt_neox.final_layer_norm.bias",
+      "embed_out.weight",
+    ];
+    for (let i = 0; i < this.config.num_hidden_layers; i++) {
+      const p = `gpt_neox.layers.${i}`;
+      for (
+        const s of [
+          "input_layernorm",
+          "post_attention_layernorm",
+          "attention.query_key_value",
+          "attention.dense",
+          "mlp.dense_h_to_4h",
+          "mlp.dense_4h_to_h",
+        ]
+      ) {
+        names.push(`${p}.${s}.weight`, `${p}.${s}.bias`);
+      }
+    }
+    return names;
+  }
+
+  private w(name: string): Float32Array {
+    return this.weights.get(name)!;
+  }
+
+  private t(name: string): Float32Array {
+    return this.wt.get(name)!;
+  }
+
+  /** Logits [T × vocab] for a token sequence (T ≤ max_position_embeddings). */
+  forward(tokens: ArrayLike<number>): Float32Array {
+    const c = this.config, ops = this.ops;
+    const T = tokens.length, d = c.hidden_size, H = c.num_attention_heads, ff = c.intermediate_size;
+    if (T > c.max_position_embeddings) {
+      throw new InputError(`sequence of ${T} tokens exceeds the context ${c.max_position_embeddings}`);
+    }
+    const emb = this.w("gpt_neox.embed_in.weight");
+    const x = new Float32Array(T * d);
+    for (let t = 0; t < T; t++) {
+      const tok = tokens[t];
+      if (!(tok >= 0 && tok < c.vocab_size)) {
+        throw new InputError(`token ${tok} at position ${t} is outside the vocabulary`);
+      }
+      x.set(emb.subarray(tok * d, tok * d + d), t * d);
+    }
+    const h = new Float32Array(T * d), qkv = new Float32Array(T * 3 * d), att = new Float32Array(T * d);
+    const attnOut = new Float32Array(T * d), up = new Float32Array(T * ff), down = new Float32Array(T * d);
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      const p = `gpt_neox.layers.${l}`;
+      ops.layernorm(
+        x,
+        this.w(`${p}.input_layernorm.weight`),
+        this.w(`${p}.input_layernorm.bias`),
+        h,
+        T,
+        d,
+        c.layer_norm_eps,
+      );
+      ops.gemm(
+        h,
+        this.t(`${p}.attention.query_key_value.weight`),
+        this.w(`${p}.attention.query_key_value.bias`),
+        qkv,
+        T,
+        3 * d,
+        d,
+      );
+      ops.attention(qkv, att, this.cos, this.sin, T, d, H, this.rot);
+      ops.gemm(att, this.t(`${p}.attention.dense.weight`), this.w(`${p}.attention.dense.bias`), attnOut, T, d, d);
+      if (c.use_parallel_residual) {
+        ops.layernorm(
+          x,
+          this.w(`${p}.post_attention_layernorm.weight`),
+          this.w(`${p}.post_attention_layernorm.bias`),
+          h,
+          T,
+          d,
+          c.layer_norm_eps,
+        );
+      } else {
+        for (let i = 0; i < x.length; i++) x[i] += attnOut[i];
+        ops.layernorm(
+          x,
+          this.w(`${p}.post_attention_layernorm.weight`),
+          this.w(`${p}.post_attention_layernorm.bias`),
+          h,
+          T,
+          d,
+          c.layer_norm_eps,
+        );
+      }
+      ops.gemm(h, this.t(`${p}.mlp.dense_h_to_4h.weight`), this.w(`${p}.mlp.dense_h_to_4h.bias`), up, T, ff, d);
+      ops.gelu(up);
+      ops.gemm(up, this.t(`${p}.mlp.dense_4h_to_h.weight`), this.w(`${p}.mlp.dense_4h_to_h.bias`), down, T, d, ff);
+      if (c.use_parallel_residual) { for (let i = 0; i < x.length; i++) x[i] += attnOut[i] + down[i]; }
+      else for (let i = 0; i < x.length; i++) x[i] += down[i];
+    }
+    ops.layernorm(
+      x,
+      this.w("gpt_neox.final_layer_norm.weight"),
+      this.w("gpt_neox.final_layer_norm.bias"),
+      h,
+      T,
+      d,
+      c.layer_norm_eps,
+    );
+    const logits = new Float32Array(T * c.vocab_size);
+    ops.gemm(h, this.t("embed_out.weight"), null, logits, T, c.vocab_size, d);
+    return logits;
+  }
+}

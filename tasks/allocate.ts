@@ -1,0 +1,135 @@
+/** deno task allocate — per-layer configs that minimise predicted Δbpb under bit budgets, verified by measurement. */
+import pl from "nodejs-polars";
+import { parseFlags, parseNumberList, runMain } from "../lib/cli/main.ts";
+import { InputError } from "../lib/errors.ts";
+import { ensureNative } from "../lib/kernels/native.ts";
+import { allocate, measureSensitivity } from "../lib/model/allocate.ts";
+import { heldoutBpb } from "../lib/model/bpb.ts";
+import { NeoxForward, parseNeoxConfig, type Weights } from "../lib/model/neox.ts";
+import { nativeOps, tsOps } from "../lib/model/ops.ts";
+import { applyPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
+import { configId, parseConfigId } from "../lib/sweep/grid.ts";
+import { progress } from "../lib/sweep/progress.ts";
+import { openModel } from "../lib/tensor/model.ts";
+import { DEFAULT_MODEL } from "./sweep.ts";
+
+export const DEFAULT_MENU = [
+  "sparse_klevel.l3.s0.95.g64.f16",
+  "sparse_klevel.l3.s0.9.g64.f16",
+  "sparse_klevel.l5.s0.8.g64.f16",
+  "ternary_absmean.g64.f16",
+  "hqq.b2.g64.f16",
+  "hqq.b3.g64.f16",
+  "hqq.b4.g64.f16",
+  "hqq.b8.g64.f16",
+];
+
+const HELP = `deno task allocate [--model PATH] [--budgets 1,1.5,2,3] [--out DIR] [--menu IDS]
+
+1. Sensitivity: each 2-D weight quantized alone with each menu config; Δbpb measured
+   on the LAST --sens-bytes of the held-out text.
+2. For each budget (bits per parameter of the whole model: every tensor's .subbit
+   record, f32 for norms and biases), the Lagrangian plan minimising Σ Δbpb.
+3. Verification on the FIRST --eval-bytes: the plan's measured bpb, fp32, and the
+   menu's uniform configs.
+Writes DIR/plan-<budget>.json (usable by eval --plan and pack), DIR/sensitivity.parquet,
+DIR/uniform.json; prints one JSON object per budget.
+
+  --model PATH       GPT-NeoX model folder (default ${DEFAULT_MODEL})
+  --budgets LIST     bits per parameter (default 1,1.5,2,3)
+  --out DIR          output folder (default results/allocate-<time>)
+  --menu IDS         comma list of config ids (default ${DEFAULT_MENU.join(",")})
+  --sens-bytes N     sensitivity slice (default 8192)
+  --eval-bytes N     verification slice (default 65536)
+  -h, --help`;
+
+async function main(): Promise<void> {
+  const { values: f } = parseFlags(Deno.args, {
+    model: { type: "string", default: DEFAULT_MODEL },
+    budgets: { type: "string", default: "1,1.5,2,3" },
+    out: { type: "string" },
+    menu: { type: "string" },
+    "sens-bytes": { type: "string", default: "8192" },
+    "eval-bytes": { type: "string", default: "65536" },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (f.help) return console.log(HELP);
+  const budgets = parseNumberList("budgets", f.budgets!);
+  const menu = (f.menu ? f.menu.split(",") : DEFAULT_MENU).map((s) => parseConfigId(s.trim()));
+  const sensBytes = Number(f["sens-bytes"]), evalBytes = Number(f["eval-bytes"]);
+  for (const [k, v] of [["sens-bytes", sensBytes], ["eval-bytes", evalBytes]] as const) {
+    if (!Number.isInteger(v) || v < 2) throw new InputError(`--${k}: not an integer ≥ 2`);
+  }
+  const out = f.out ?? `results/allocate-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}`;
+  await Deno.mkdir(out, { recursive: true });
+
+  const src = await openModel(f.model!);
+  const config = parseNeoxConfig(src.config, f.model!);
+  const val = await Deno.readFile(`${f.model}/val.txt`).catch(() => {
+    throw new InputError(`${f.model}/val.txt: the model folder has no held-out text`);
+  });
+  const sensText = val.subarray(Math.max(0, val.length - sensBytes));
+  const evalText = val.subarray(0, evalBytes);
+  const weights: Weights = new Map();
+  for (const t of src.tensors) weights.set(t.name, (await src.read(t.name)).data);
+  const lib = await ensureNative();
+  const ops = lib ? nativeOps(lib) : tsOps;
+  const layers2d = src.tensors.filter((t) => t.shape.length === 2).length;
+
+  const sens = measureSensitivity(
+    src,
+    weights,
+    new NeoxForward(config, weights, ops),
+    menu,
+    sensText,
+    progress(layers2d * menu.length, "sensitivity"),
+  );
+  await Deno.writeTextFile(`${out}/sensitivity.json`, JSON.stringify(sens, null, 1));
+  pl.DataFrame(sens.entries as unknown as Record<string, unknown>[]).writeParquet(`${out}/sensitivity.parquet`);
+
+  const evalPlan = (plan: Map<string, ReturnType<typeof parseConfigId>>) => {
+    const applied = applyPlan(src, weights, plan);
+    return {
+      bpb: heldoutBpb(new NeoxForward(config, applied.weights, ops), evalText).bpb,
+      bitsPerParam: applied.bitsPerParam,
+    };
+  };
+  const fp32 = evalPlan(new Map());
+  const uniform: { config_id: string; bits_per_param: number; bpb: number }[] = [];
+  const ub = progress(menu.length, "uniform");
+  for (const c of menu) {
+    const r = evalPlan(uniformPlan(src, c));
+    uniform.push({ config_id: configId(c), bits_per_param: r.bitsPerParam, bpb: r.bpb });
+    ub.tick(uniform.length, configId(c));
+  }
+  await Deno.writeTextFile(
+    `${out}/uniform.json`,
+    JSON.stringify({ fp32_bpb: fp32.bpb, fp32_bits_per_param: fp32.bitsPerParam, uniform }, null, 2),
+  );
+
+  for (const budget of budgets) {
+    const a = allocate(sens, budget);
+    const plan = { model: f.model, budget, layers: a.layers };
+    await Deno.writeTextFile(`${out}/plan-${budget}.json`, JSON.stringify(plan, null, 2) + "\n");
+    const measured = evalPlan(resolvePlan(a.layers, src));
+    const above = uniform.filter((u) =>
+      u.bits_per_param >= measured.bitsPerParam
+    ).sort((x, y) => x.bits_per_param - y.bits_per_param)[0];
+    const affordable = uniform.filter((u) =>
+      u.bits_per_param <= budget
+    ).sort((x, y) => x.bpb - y.bpb)[0];
+    console.log(JSON.stringify({
+      budget,
+      bits_per_param: measured.bitsPerParam,
+      bpb_predicted: fp32.bpb + a.predictedDeltaBpb,
+      bpb_measured: measured.bpb,
+      best_uniform_bpb: above?.bpb ?? null,
+      best_uniform_config: above?.config_id ?? null,
+      best_affordable_uniform_bpb: affordable?.bpb ?? null,
+      fp32_bpb: fp32.bpb,
+      plan: `${out}/plan-${budget}.json`,
+    }));
+  }
+}
+
+if (import.meta.main) await runMain("allocate", main);
