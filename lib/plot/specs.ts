@@ -1,0 +1,199 @@
+/** Vega-Lite chart specs built from sweep rows (and allocator results when present). */
+import type { TopLevelSpec } from "vega-lite";
+
+type Rec = Record<string, unknown>;
+
+export interface Chart {
+  name: string;
+  title: string;
+  spec: TopLevelSpec;
+}
+
+/** Per (layer_kind, config): parameter-weighted bits/param and rel_error over that kind's layers. */
+export function configPoints(rows: Rec[]): Rec[] {
+  const acc = new Map<
+    string,
+    { kind: string; config: string; method: string; params: number; bits: number; err2: number; w2: number }
+  >();
+  for (const r of rows) {
+    const key = `${r.layer_kind}|${r.config_id}`;
+    const p = Number(r.params);
+    const a = acc.get(key) ??
+      {
+        kind: String(r.layer_kind),
+        config: String(r.config_id),
+        method: String(r.method),
+        params: 0,
+        bits: 0,
+        err2: 0,
+        w2: 0,
+      };
+    a.params += p;
+    a.bits += Number(r.bits_per_param) * p;
+    // ‖W−Ŵ‖² summed over layers needs ‖W‖²; weight each layer's rel_error² by its size instead
+    a.err2 += Number(r.rel_error) ** 2 * p;
+    a.w2 += p;
+    acc.set(key, a);
+  }
+  return [...acc.values()].map((a) => ({
+    layer_kind: a.kind,
+    config_id: a.config,
+    method: a.method,
+    bits_per_param: a.bits / a.params,
+    rel_error: Math.sqrt(a.err2 / a.w2),
+  }));
+}
+
+/** Mark the points no other point of the same layer kind beats on both axes. */
+export function paretoFlags(points: Rec[]): Rec[] {
+  return points.map((p) => ({
+    ...p,
+    pareto: !points.some((q) =>
+      q.layer_kind === p.layer_kind && Number(q.bits_per_param) <= Number(p.bits_per_param) &&
+      Number(q.rel_error) <= Number(p.rel_error) &&
+      (Number(q.bits_per_param) < Number(p.bits_per_param) || Number(q.rel_error) < Number(p.rel_error))
+    ),
+  }));
+}
+
+export function paretoChart(rows: Rec[]): Chart {
+  const values = paretoFlags(configPoints(rows));
+  return {
+    name: "pareto",
+    title: "bits per parameter vs weight error, by layer kind",
+    spec: {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "True bits/param vs rel_error (Pareto front as a line)",
+      data: { values },
+      facet: { field: "layer_kind", type: "nominal", title: "layer kind" },
+      columns: 3,
+      spec: {
+        width: 240,
+        height: 180,
+        layer: [
+          {
+            mark: { type: "point", filled: true, size: 45, opacity: 0.8 },
+            encoding: {
+              x: { field: "bits_per_param", type: "quantitative", title: "bits / param (coded, incl. metadata)" },
+              y: { field: "rel_error", type: "quantitative", scale: { type: "log" }, title: "rel_error ‖W−Ŵ‖/‖W‖" },
+              color: { field: "method", type: "nominal" },
+              tooltip: [{ field: "config_id" }, { field: "bits_per_param", format: ".3f" }, {
+                field: "rel_error",
+                format: ".4f",
+              }],
+            },
+          },
+          {
+            transform: [{ filter: "datum.pareto" }],
+            mark: { type: "line", color: "#333", strokeDash: [4, 3] },
+            encoding: {
+              x: { field: "bits_per_param", type: "quantitative" },
+              y: { field: "rel_error", type: "quantitative", scale: { type: "log" } },
+            },
+          },
+        ],
+      },
+    } as TopLevelSpec,
+  };
+}
+
+export function heatmapChart(rows: Rec[]): Chart {
+  const values = rows.map((r) => ({
+    layer: r.layer,
+    config_id: r.config_id,
+    bits_per_param: r.bits_per_param,
+    rel_error: r.rel_error,
+  }));
+  return {
+    name: "heatmap",
+    title: "bits per parameter, layer × config",
+    spec: {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "bits/param per layer × config (tooltip: rel_error)",
+      data: { values },
+      mark: "rect",
+      encoding: {
+        x: { field: "config_id", type: "nominal", title: "config", axis: { labelAngle: -60 } },
+        y: { field: "layer", type: "nominal", title: "layer" },
+        color: { field: "bits_per_param", type: "quantitative", scale: { scheme: "viridis" }, title: "bits/param" },
+        tooltip: [{ field: "layer" }, { field: "config_id" }, { field: "bits_per_param", format: ".3f" }, {
+          field: "rel_error",
+          format: ".4f",
+        }],
+      },
+    } as TopLevelSpec,
+  };
+}
+
+/** Level histograms (fraction of weights per level) of ternary / forced-sparsity configs, over all layers. */
+export function levelHistogramChart(rows: Rec[]): Chart | null {
+  const sel = rows.filter((r) => ["ternary_absmean", "sparse_klevel", "sign"].includes(String(r.method)));
+  if (!sel.length) return null;
+  const totals = new Map<string, number[]>();
+  for (const r of sel) {
+    const h = r.level_hist as number[];
+    const t = totals.get(String(r.config_id)) ?? new Array(h.length).fill(0);
+    h.forEach((c, i) => (t[i] += Number(c)));
+    totals.set(String(r.config_id), t);
+  }
+  const values: Rec[] = [];
+  for (const [config_id, t] of totals) {
+    const n = t.reduce((a, b) => a + b, 0);
+    const center = (t.length - 1) / 2;
+    t.forEach((c, i) => values.push({ config_id, level: i - center, fraction: c / n }));
+  }
+  return {
+    name: "levels",
+    title: "level histograms of ternary and sparse configs",
+    spec: {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "Fraction of weights per level (all layers)",
+      data: { values },
+      facet: { field: "config_id", type: "nominal", title: null },
+      columns: 3,
+      spec: {
+        width: 200,
+        height: 140,
+        mark: "bar",
+        encoding: {
+          x: { field: "level", type: "ordinal", title: "level (× scale)" },
+          y: { field: "fraction", type: "quantitative", axis: { format: "%" } },
+          tooltip: [{ field: "level" }, { field: "fraction", format: ".2%" }],
+        },
+      },
+    } as TopLevelSpec,
+  };
+}
+
+/** bpb against bit budget from allocator output lines (allocate.jsonl), when present. */
+export function budgetChart(alloc: Rec[]): Chart | null {
+  if (!alloc.length) return null;
+  const values = alloc.flatMap((a) => [
+    { budget: a.budget, bits_per_param: a.bits_per_param, bpb: a.bpb_measured, series: "allocated plan (measured)" },
+    { budget: a.budget, bits_per_param: a.bits_per_param, bpb: a.bpb_predicted, series: "allocated plan (predicted)" },
+    ...(a.best_uniform_bpb == null ? [] : [{
+      budget: a.budget,
+      bits_per_param: a.bits_per_param,
+      bpb: a.best_uniform_bpb,
+      series: "next uniform config",
+    }]),
+    { budget: a.budget, bits_per_param: a.bits_per_param, bpb: a.fp32_bpb, series: "fp32" },
+  ]);
+  return {
+    name: "budget",
+    title: "bits per byte vs bit budget",
+    spec: {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "Held-out bits/byte vs budget",
+      data: { values },
+      mark: { type: "line", point: true },
+      width: 360,
+      height: 220,
+      encoding: {
+        x: { field: "bits_per_param", type: "quantitative", title: "bits / param (whole model)" },
+        y: { field: "bpb", type: "quantitative", scale: { zero: false }, title: "bits / byte" },
+        color: { field: "series", type: "nominal" },
+      },
+    } as TopLevelSpec,
+  };
+}
