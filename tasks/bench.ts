@@ -1,12 +1,13 @@
 /** deno task bench <suite> — benchmarks: one JSON object per line on stdout, a table on stderr. */
 import { benchCoder } from "../lib/bench/coder.ts";
 import { benchEval } from "../lib/bench/eval.ts";
+import { benchKernels, DEFAULT_KERNEL_BENCH } from "../lib/bench/kernels.ts";
 import { benchQuant } from "../lib/bench/quant.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 
-const SUITES = ["quant", "coder", "eval"];
+const SUITES = ["quant", "coder", "eval", "kernels"];
 
 const HELP = `deno task bench <suite> [flags]
 
@@ -15,6 +16,9 @@ Suites:
            beside a memory-streaming baseline (read pass, copy) measured in the same run
   coder    per layer of a model: entropy, coded size, zstd -19 / xz -9e sizes, and
            TS / C / zstd decode speeds (needs Debian zstd and xz-utils)
+  kernels  measured read bandwidth, then every GEMV kernel (fp32, int8, ternary2,
+           ternary_base3, sparse_ternary) at 4096x4096, 11008x4096, 4096x11008,
+           batch 1 and 8, 1 and N threads, weights DRAM-resident
   eval     fp32 held-out eval by subbit and by PyTorch (when /usr/bin/python3 has torch),
            same windows, one run
 
@@ -26,6 +30,7 @@ Flags:
   --model PATH model for the coder suite (default ${DEFAULT_MODEL})
   --layers G   layer globs for the coder suite (default every 2-D weight)
   --bytes N    eval suite: first N bytes of val.txt (default all)
+  --shapes L   kernels suite: e.g. 4096x4096,1024x1024 (default the three above)
   -h, --help`;
 
 async function main(): Promise<void> {
@@ -37,6 +42,7 @@ async function main(): Promise<void> {
     model: { type: "string", default: DEFAULT_MODEL },
     layers: { type: "string" },
     bytes: { type: "string" },
+    shapes: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   }, true);
   if (f.help || positionals.length === 0) {
@@ -60,8 +66,17 @@ async function main(): Promise<void> {
     });
   } else if (suite === "coder") {
     await benchCoder({ model: f.model!, layers: f.layers });
-  } else {
+  } else if (suite === "eval") {
     await benchEval({ model: f.model!, bytes: f.bytes ? int("bytes", f.bytes) : null });
+  } else {
+    const shapes = f.shapes
+      ? f.shapes.split(",").map((s) => {
+        const m = s.trim().match(/^(\d+)x(\d+)$/);
+        if (!m) throw new InputError(`--shapes: '${s}' is not ROWSxCOLS`);
+        return [Number(m[1]), Number(m[2])] as [number, number];
+      })
+      : DEFAULT_KERNEL_BENCH.shapes;
+    await benchKernels({ ...DEFAULT_KERNEL_BENCH, shapes, reps: int("reps", f.reps!) });
   }
 }
 

@@ -29,6 +29,7 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --coders LIST        symbol models to try per layer, the smallest wins
                        (default all: ${[...CODERS.keys()].join(", ")})
   --no-coding          skip entropy coding: bits_per_param from packed bits + metadata
+  --no-kernels         skip the per-layer kernel latency columns (kernel, gemv_us)
   --seed N             seed for every random choice (default 0)
   --out DIR            run folder (default results/<run-id>)
   --overwrite          replace the rows of an existing run folder
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     "scale-dtypes": { type: "string" },
     coders: { type: "string" },
     "no-coding": { type: "boolean", default: false },
+    "no-kernels": { type: "boolean", default: false },
     seed: { type: "string", default: "0" },
     out: { type: "string" },
     overwrite: { type: "boolean", default: false },
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
     overwrite: f.overwrite,
     argv: ["deno", "task", "sweep", ...Deno.args],
     coders: f["no-coding"] ? null : f.coders?.split(",").map((s) => s.trim()),
+    kernels: !f["no-kernels"],
   });
   console.error(`\n${formatSummary(summarizeByKind(res.rows, threshold), threshold)}\n`);
   console.error(

@@ -14,6 +14,25 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "i64", "i64", "i32"],
     result: "void",
   },
+  sb_gemv_level: { parameters: ["i32"], result: "i32" },
+  sb_gemv_f32: { parameters: ["buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"], result: "void" },
+  sb_gemv_int8: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"],
+    result: "void",
+  },
+  sb_gemv_ternary2: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"],
+    result: "void",
+  },
+  sb_gemv_base3: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64", "i64", "i32", "i32"],
+    result: "void",
+  },
+  sb_gemv_sparse: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"],
+    result: "void",
+  },
+  sb_stream_sum: { parameters: ["buffer", "i64", "i32"], result: "f64" },
   sb_gelu: { parameters: ["buffer", "i64"], result: "void" },
   sb_layernorm: { parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "f32"], result: "void" },
 } as const;

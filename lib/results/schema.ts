@@ -83,6 +83,19 @@ export const ROW_COLUMNS: readonly Column[] = [
     doc: "payload under the static order-0 model, to read the context models' gain against",
   },
   { name: "code_ms", type: "f64", nullable: true, doc: "wall time to code this layer with every model tried (ms)" },
+  {
+    name: "kernel",
+    type: "str",
+    nullable: true,
+    doc:
+      "GEMV kernel for this format: ternary2, sparse_ternary (3 levels at ≥ 90% zeros) or int8 (null with --no-kernels)",
+  },
+  {
+    name: "gemv_us",
+    type: "f64",
+    nullable: true,
+    doc: "median µs of one GEMV of this layer's shape with that kernel (batch 1, 1 thread, cache-resident)",
+  },
   { name: "seed", type: "i64", doc: "the run's seed" },
 ];
 

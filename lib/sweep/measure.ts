@@ -4,6 +4,7 @@ import { errorMetrics } from "../metrics/error.ts";
 import { getQuantizer } from "../quant/mod.ts";
 import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
 import { encodeQuantized, serializeRecord } from "../coding/record.ts";
+import type { LatencyTable } from "./latency.ts";
 import type { Row } from "../results/schema.ts";
 import { layerKind } from "../tensor/select.ts";
 import { configId } from "./grid.ts";
@@ -14,6 +15,8 @@ export interface RowContext {
   seed: number;
   /** Symbol coders to try (default all); null = no coding, bits_per_param from packed bits. */
   coders?: string[] | null;
+  /** Kernel timings; absent = no kernel columns. */
+  latency?: LatencyTable;
 }
 
 export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowContext): Row {
@@ -28,6 +31,7 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
   const packedBits = params * packedBitsPerSymbol(quant.levels);
   const entropyBits = params * entropyPerSymbol(hist);
   const coded = ctx.coders === null ? null : codeLayer(w, config, quant, ctx.coders);
+  const lat = ctx.latency?.measure(w, config);
   return {
     run_id: ctx.runId,
     config_id: configId(config),
@@ -62,6 +66,8 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
     meta_coder: coded?.meta_coder ?? null,
     static_o0_bits: coded?.static_o0_bits ?? null,
     code_ms: coded?.code_ms ?? null,
+    kernel: lat?.kernel ?? null,
+    gemv_us: lat?.gemv_us ?? null,
     seed: ctx.seed,
   };
 }

@@ -1,6 +1,8 @@
 /** The sweep engine: grid × layers → one row per (layer, config), written as it goes. */
 import { CODERS, getCoder } from "../coding/mod.ts";
 import { InputError } from "../errors.ts";
+import { ensureNative } from "../kernels/native.ts";
+import { LatencyTable } from "./latency.ts";
 import { rowsToFrame, writeParquetAtomic } from "../results/frame.ts";
 import { type RunEnvironment, runEnvironment } from "../results/environment.ts";
 import type { Row } from "../results/schema.ts";
@@ -26,6 +28,8 @@ export interface SweepOptions {
   argv?: string[];
   /** Symbol coders to try per layer (default all); null = no coding (bits from packed sizes). */
   coders?: string[] | null;
+  /** Measure kernel latency per layer (default true when the C kernels can be built). */
+  kernels?: boolean;
 }
 
 export interface Manifest {
@@ -102,6 +106,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     finished_at: null,
   };
   await writeManifest(o.outDir, manifest);
+  const lib = o.kernels === false ? null : await ensureNative();
+  const latency = lib ? new LatencyTable(lib) : undefined;
   const rows: Row[] = [];
   const bar = progress(layers.length * configs.length, "sweep", { quiet: o.quiet });
   try {
@@ -109,7 +115,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       const t = await src.read(info.name);
       const w = { name: info.name, rows: info.shape[0], cols: info.shape[1], data: t.data };
       for (const c of configs) {
-        rows.push(measureLayer(w, c, { runId: o.runId, model: o.model, seed: o.seed, coders: o.coders }));
+        rows.push(measureLayer(w, c, { runId: o.runId, model: o.model, seed: o.seed, coders: o.coders, latency }));
         bar.tick(rows.length, `${info.name} ${configId(c)}`);
       }
       await writeParquetAtomic(rowsToFrame(rows), `${o.outDir}/rows.parquet`);

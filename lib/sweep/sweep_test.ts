@@ -56,7 +56,10 @@ Deno.test("sweep: rows for every 2-D weight x config, Parquet readable, manifest
     assert.ok(Number(r.coded_meta_bits) <= Number(r.meta_bits));
     assert.equal((r.level_hist as number[]).reduce((a, b) => a + b, 0), r.params);
     assert.equal(r.seed, 7);
+    assert.ok(r.kernel === null || (typeof r.gemv_us === "number" && r.gemv_us > 0), "kernel rows carry a latency");
   }
+  assert.equal(recs.find((r) => r.config_id === "ternary_absmean.g8.f16")!.kernel, "ternary2");
+  assert.equal(recs.find((r) => r.config_id === "rtn_asym.b2.g8.f16")!.kernel, "int8");
   const b8 = recs.filter((r) => r.config_id === "rtn_asym.b8.g8.f16");
   const b2 = recs.filter((r) => r.config_id === "rtn_asym.b2.g8.f16");
   assert.ok(
@@ -87,6 +90,28 @@ Deno.test("sweep: rows for every 2-D weight x config, Parquet readable, manifest
     /already holds a run/,
   );
   assert.deepEqual(await Deno.readFile(`${dir}/run/rows.parquet`), before);
+});
+
+Deno.test("sweep: --no-coding and --no-kernels give packed bits and no kernel columns", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeTinyModel(`${dir}/m`);
+  const res = await runSweep({
+    model: `${dir}/m`,
+    grid: { methods: ["ternary_absmean"], group_sizes: [16] },
+    gridName: "t",
+    seed: 0,
+    outDir: `${dir}/o`,
+    runId: "o",
+    quiet: true,
+    coders: null,
+    kernels: false,
+  });
+  for (const r of res.rows) {
+    assert.equal(r.bits_basis, "packed");
+    assert.equal(r.bits_per_param, (Number(r.packed_bits) + Number(r.meta_bits)) / Number(r.params));
+    assert.equal(r.coded_bits, null);
+    assert.equal(r.kernel, null);
+  }
 });
 
 Deno.test("sweep: a corrupt model fails before anything is written", async () => {

@@ -1,0 +1,395 @@
+/*
+ * Low-bit GEMV / small GEMM kernels: Y[b, r] = Σ_k W[r, k]·X[b, k] for B ≤ 16
+ * tokens, weights in one of several formats (prepared by lib/kernels/formats.ts,
+ * whose TypeScript reference lib/kernels/reference.ts these are tested against):
+ *
+ *   fp32      W f32 [rows × cols]
+ *   int8      q int8 [rows × cp], f32 scale per 64 columns, Σq per 64 columns
+ *   ternary2  2-bit codes (w+1) 4 per byte, 256-column blocks interleaved so a shift
+ *             yields 64 consecutive weights; f32 scale and Σw per row
+ *   base3     5 trits per byte (w+1 digits, base 3); f32 scale and Σw per row
+ *   sparse    column indices of the +1 and −1 weights per row (CSR); f32 scale per row
+ *
+ * Activations for the integer kernels are int8 per token (absmax/127 scale, as
+ * BitNet does), stored biased as uint8 (x + 128) so that AVX-512 VNNI vpdpbusd
+ * (u8 × s8 → s32) applies; the bias is removed with the precomputed Σw:
+ *   Σ (x+128)·w = Σ x·w + 128·Σ w.
+ * Paths: AVX-512 VNNI, AVX2 (vpmaddubsw + vpmaddwd), scalar; chosen at run time.
+ * Threads split the rows.
+ */
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXB 16
+
+static int cpu_level = -1; /* 2 = avx512 vnni, 1 = avx2, 0 = scalar */
+static int level(void) {
+  if (cpu_level < 0) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) cpu_level = 2;
+    else if (__builtin_cpu_supports("avx2")) cpu_level = 1;
+    else cpu_level = 0;
+  }
+  return cpu_level;
+}
+
+/* 0 scalar, 1 avx2, 2 avx512-vnni; a negative argument reports the detected level, else forces it (≤ detected). */
+int32_t sb_gemv_level(int32_t force) {
+  int l = level();
+  if (force >= 0 && force <= l) cpu_level = force;
+  return cpu_level;
+}
+
+/* ---- int8 dot products of 64 bytes: acc += Σ u8[i]·s8[i] ---------------------------- */
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __m512i dot64_vnni(__m512i acc, const uint8_t *u,
+                                                                                          __m512i w) {
+  return _mm512_dpbusd_epi32(acc, _mm512_loadu_si512((const void *)u), w);
+}
+
+__attribute__((target("avx2"))) static inline int32_t dot64_avx2(const uint8_t *u, const int8_t *w) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc = _mm256_setzero_si256();
+  for (int h = 0; h < 64; h += 32) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(u + h)), b = _mm256_loadu_si256((const __m256i *)(w + h));
+    /* u8·s8 pairs summed to s16 (saturating: |x+128|·|w| ≤ 255·127·2 < 2^16 only for |w|≤64;
+       int8 weights can reach 127, so split the unsigned side into two 7-bit halves) */
+    __m256i lo = _mm256_and_si256(a, _mm256_set1_epi8(0x7f));
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(a, 7), _mm256_set1_epi8(1));
+    __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, b), ones);
+    __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, b), ones);
+    acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, _mm256_slli_epi32(phi, 7)));
+  }
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+static inline int32_t dot64_scalar(const uint8_t *u, const int8_t *w) {
+  int32_t s = 0;
+  for (int i = 0; i < 64; i++) s += (int32_t)u[i] * w[i];
+  return s;
+}
+
+/* Σ over 64-byte chunks of u8·s8 for B tokens: xu is [B × cp], w is one row's int8 run of n64·64 bytes. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dots_vnni(const uint8_t *xu, int64_t cp, int B,
+                                                                              const int8_t *w, int64_t k0, int64_t n64,
+                                                                              int32_t *out) {
+  __m512i acc[MAXB];
+  for (int b = 0; b < B; b++) acc[b] = _mm512_setzero_si512();
+  for (int64_t c = 0; c < n64; c++) {
+    __m512i wv = _mm512_loadu_si512((const void *)(w + c * 64));
+    for (int b = 0; b < B; b++) acc[b] = dot64_vnni(acc[b], xu + b * cp + k0 + c * 64, wv);
+  }
+  for (int b = 0; b < B; b++) out[b] = _mm512_reduce_add_epi32(acc[b]);
+}
+
+static void dots(const uint8_t *xu, int64_t cp, int B, const int8_t *w, int64_t k0, int64_t n64, int32_t *out) {
+  int l = level();
+  if (l == 2) return dots_vnni(xu, cp, B, w, k0, n64, out);
+  for (int b = 0; b < B; b++) {
+    int32_t s = 0;
+    for (int64_t c = 0; c < n64; c++) s += l == 1 ? dot64_avx2(xu + b * cp + k0 + c * 64, w + c * 64)
+                                               : dot64_scalar(xu + b * cp + k0 + c * 64, w + c * 64);
+    out[b] = s;
+  }
+}
+
+/* ---- row-parallel driver ------------------------------------------------------------- */
+
+typedef void (*row_fn)(const void *ctx, int64_t r0, int64_t r1);
+typedef struct {
+  row_fn fn;
+  const void *ctx;
+  int64_t r0, r1;
+} row_job;
+
+static void *row_thread(void *p) {
+  row_job *j = p;
+  j->fn(j->ctx, j->r0, j->r1);
+  return NULL;
+}
+
+static void parallel_rows(row_fn fn, const void *ctx, int64_t rows, int threads) {
+  if (threads < 1) threads = 1;
+  if (threads > 64) threads = 64;
+  row_job jobs[64];
+  pthread_t tid[64];
+  int started = 0;
+  int64_t per = (rows + threads - 1) / threads;
+  for (int i = 0; i < threads; i++) {
+    int64_t r0 = i * per, r1 = r0 + per < rows ? r0 + per : rows;
+    if (r0 >= rows) break;
+    jobs[i] = (row_job){fn, ctx, r0, r1};
+    if (i == threads - 1 || r1 == rows || pthread_create(&tid[started], NULL, row_thread, &jobs[i]) != 0) fn(ctx, r0, r1);
+    else started++;
+  }
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+}
+
+/* ---- fp32 ---------------------------------------------------------------------------- */
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef struct {
+  const float *W, *X;
+  float *Y;
+  int64_t rows, cols;
+  int B;
+} f32_ctx;
+
+static void f32_rows(const void *p, int64_t r0, int64_t r1) {
+  const f32_ctx *c = p;
+  const int64_t K = c->cols, K16 = K & ~(int64_t)15;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *w = c->W + r * K;
+    v16 acc[MAXB];
+    memset(acc, 0, sizeof acc);
+    for (int64_t k = 0; k < K16; k += 16) {
+      v16 wv;
+      memcpy(&wv, w + k, sizeof wv);
+      for (int b = 0; b < c->B; b++) {
+        v16 xv;
+        memcpy(&xv, c->X + b * K + k, sizeof xv);
+        acc[b] += wv * xv;
+      }
+    }
+    for (int b = 0; b < c->B; b++) {
+      float s = 0;
+      for (int i = 0; i < 16; i++) s += acc[b][i];
+      for (int64_t k = K16; k < K; k++) s += w[k] * c->X[b * K + k];
+      c->Y[b * c->rows + r] = s;
+    }
+  }
+}
+
+void sb_gemv_f32(const float *W, const float *X, float *Y, int64_t rows, int64_t cols, int32_t B, int32_t threads) {
+  f32_ctx c = {W, X, Y, rows, cols, B};
+  parallel_rows(f32_rows, &c, rows, threads);
+}
+
+/* ---- int8 × int8, per-64 scales ------------------------------------------------------ */
+
+typedef struct {
+  const int8_t *q;
+  const float *scale;
+  const int32_t *wsum;
+  const uint8_t *xu;
+  const float *sx;
+  float *Y;
+  int64_t rows, cp;
+  int B;
+} i8_ctx;
+
+static void i8_rows(const void *p, int64_t r0, int64_t r1) {
+  const i8_ctx *c = p;
+  const int64_t groups = c->cp / 64;
+  int32_t d[MAXB];
+  for (int64_t r = r0; r < r1; r++) {
+    float acc[MAXB] = {0};
+    for (int64_t g = 0; g < groups; g++) {
+      dots(c->xu, c->cp, c->B, c->q + r * c->cp + g * 64, g * 64, 1, d);
+      const float s = c->scale[r * groups + g];
+      const int32_t bias = 128 * c->wsum[r * groups + g];
+      for (int b = 0; b < c->B; b++) acc[b] += s * (float)(d[b] - bias);
+    }
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = acc[b] * c->sx[b];
+  }
+}
+
+void sb_gemv_int8(const int8_t *q, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx, float *Y,
+                  int64_t rows, int64_t cp, int32_t B, int32_t threads) {
+  i8_ctx c = {q, scale, wsum, xu, sx, Y, rows, cp, B};
+  parallel_rows(i8_rows, &c, rows, threads);
+}
+
+/* ---- ternary, 2-bit packed ------------------------------------------------------------ */
+
+typedef struct {
+  const uint8_t *packed;
+  const float *scale;
+  const int32_t *wsum;
+  const uint8_t *xu;
+  const float *sx;
+  float *Y;
+  int64_t rows, cp;
+  int B;
+} t2_ctx;
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const t2_ctx *c, int64_t r0, int64_t r1) {
+  const int64_t bytes = c->cp / 4;
+  const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *pk = c->packed + r * bytes;
+    __m512i acc[MAXB];
+    for (int b = 0; b < c->B; b++) acc[b] = _mm512_setzero_si512();
+    for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+      __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64));
+      for (int s = 0; s < 4; s++) {
+        /* codes of columns blk·256 + s·64 … +63, minus 1 → {−1, 0, 1} */
+        __m512i w = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 2 * s), three), one);
+        for (int b = 0; b < c->B; b++)
+          acc[b] = _mm512_dpbusd_epi32(acc[b], _mm512_loadu_si512((const void *)(c->xu + b * c->cp + blk * 256 + s * 64)), w);
+      }
+    }
+    for (int b = 0; b < c->B; b++) {
+      int32_t d = _mm512_reduce_add_epi32(acc[b]) - 128 * c->wsum[r];
+      c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
+    }
+  }
+}
+
+static void t2_rows(const void *p, int64_t r0, int64_t r1) {
+  const t2_ctx *c = p;
+  if (level() == 2) return t2_rows_vnni(c, r0, r1);
+  const int64_t bytes = c->cp / 4;
+  int8_t w[256];
+  int32_t d[MAXB];
+  for (int64_t r = r0; r < r1; r++) {
+    int32_t tot[MAXB] = {0};
+    for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+      const uint8_t *pk = c->packed + r * bytes + blk * 64;
+      for (int s = 0; s < 4; s++)
+        for (int j = 0; j < 64; j++) w[s * 64 + j] = (int8_t)(((pk[j] >> (2 * s)) & 3) - 1);
+      dots(c->xu, c->cp, c->B, w, blk * 256, 4, d);
+      for (int b = 0; b < c->B; b++) tot[b] += d[b];
+    }
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)(tot[b] - 128 * c->wsum[r]);
+  }
+}
+
+void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
+                      float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
+  t2_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B};
+  parallel_rows(t2_rows, &c, rows, threads);
+}
+
+/* ---- ternary, base-3 (5 trits per byte) ---------------------------------------------- */
+
+static int8_t trits[256][5];
+static int trits_ready = 0;
+static void init_trits(void) {
+  if (trits_ready) return;
+  for (int v = 0; v < 243; v++) {
+    int x = v;
+    for (int i = 0; i < 5; i++) {
+      trits[v][i] = (int8_t)(x % 3 - 1);
+      x /= 3;
+    }
+  }
+  trits_ready = 1;
+}
+
+typedef struct {
+  const uint8_t *packed;
+  const float *scale;
+  const int32_t *wsum;
+  const uint8_t *xu;
+  const float *sx;
+  float *Y;
+  int64_t rows, cp, bytes_per_row;
+  int B;
+} t3_ctx;
+
+static void t3_rows(const void *p, int64_t r0, int64_t r1) {
+  const t3_ctx *c = p;
+  int8_t *w = aligned_alloc(64, (size_t)c->cp + 64);
+  int32_t d[MAXB];
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *pk = c->packed + r * c->bytes_per_row;
+    for (int64_t j = 0; j < c->bytes_per_row; j++) memcpy(w + 5 * j, trits[pk[j]], 5);
+    for (int64_t k = 5 * c->bytes_per_row; k < c->cp; k++) w[k] = 0;
+    dots(c->xu, c->cp, c->B, w, 0, c->cp / 64, d);
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)(d[b] - 128 * c->wsum[r]);
+  }
+  free(w);
+}
+
+void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
+                   float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row, int32_t B, int32_t threads) {
+  init_trits();
+  t3_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, bytes_per_row, B};
+  parallel_rows(t3_rows, &c, rows, threads);
+}
+
+/* ---- sparse ternary (CSR of +1 and −1 positions) -------------------------------------- */
+
+typedef struct {
+  const int32_t *pos_off, *neg_off;
+  const uint16_t *pos, *neg;
+  const float *scale, *X;
+  float *Y;
+  int64_t rows, cols;
+  int B;
+} sp_ctx;
+
+static void sp_rows(const void *p, int64_t r0, int64_t r1) {
+  const sp_ctx *c = p;
+  for (int64_t r = r0; r < r1; r++) {
+    for (int b = 0; b < c->B; b++) {
+      const float *x = c->X + b * c->cols;
+      float s = 0;
+      for (int32_t i = c->pos_off[r]; i < c->pos_off[r + 1]; i++) s += x[c->pos[i]];
+      for (int32_t i = c->neg_off[r]; i < c->neg_off[r + 1]; i++) s -= x[c->neg[i]];
+      c->Y[b * c->rows + r] = c->scale[r] * s;
+    }
+  }
+}
+
+void sb_gemv_sparse(const int32_t *pos_off, const uint16_t *pos, const int32_t *neg_off, const uint16_t *neg,
+                    const float *scale, const float *X, float *Y, int64_t rows, int64_t cols, int32_t B, int32_t threads) {
+  sp_ctx c = {pos_off, neg_off, pos, neg, scale, X, Y, rows, cols, B};
+  parallel_rows(sp_rows, &c, rows, threads);
+}
+
+/* ---- memory bandwidth probe ----------------------------------------------------------- */
+
+typedef struct {
+  const float *a;
+  int64_t n;
+  double sum;
+} bw_job;
+
+static void *bw_thread(void *p) {
+  bw_job *j = p;
+  v16 acc[4] = {{0}, {0}, {0}, {0}};
+  int64_t n64 = j->n & ~(int64_t)63;
+  for (int64_t i = 0; i < n64; i += 64) {
+    for (int u = 0; u < 4; u++) {
+      v16 v;
+      memcpy(&v, j->a + i + 16 * u, sizeof v);
+      acc[u] += v;
+    }
+  }
+  double s = 0;
+  for (int u = 0; u < 4; u++)
+    for (int i = 0; i < 16; i++) s += acc[u][i];
+  for (int64_t i = n64; i < j->n; i++) s += j->a[i];
+  j->sum = s;
+  return NULL;
+}
+
+/* Streaming sum of n floats split over `threads` threads (a read-bandwidth probe). */
+double sb_stream_sum(const float *a, int64_t n, int32_t threads) {
+  if (threads < 1) threads = 1;
+  if (threads > 64) threads = 64;
+  bw_job jobs[64];
+  pthread_t tid[64];
+  int started[64] = {0};
+  int64_t per = ((n + threads - 1) / threads + 63) & ~(int64_t)63;
+  for (int i = 0; i < threads; i++) {
+    int64_t lo = i * per < n ? i * per : n, hi = lo + per < n ? lo + per : n;
+    jobs[i] = (bw_job){a + lo, hi - lo, 0};
+    if (i < threads - 1) started[i] = pthread_create(&tid[i], NULL, bw_thread, &jobs[i]) == 0;
+    if (!started[i]) bw_thread(&jobs[i]);
+  }
+  double s = 0;
+  for (int i = 0; i < threads; i++) {
+    if (started[i]) pthread_join(tid[i], NULL);
+    s += jobs[i].sum;
+  }
+  return s;
+}

@@ -1,0 +1,131 @@
+/**
+ * Kernel benchmark: the machine's read bandwidth measured first (streaming sum
+ * over ≥ 1 GiB, 1 and N threads), then every GEMV kernel per shape, batch and
+ * thread count, with weights DRAM-resident: each timed pass rotates through
+ * enough copies of the prepared weights to exceed the last-level cache.
+ * Reported: ms per GEMV, GB/s of weight bytes read, the fraction of the measured
+ * bandwidth, and the speedup over the fp32 kernel measured in the same run.
+ */
+import { cpuModel } from "../results/environment.ts";
+import { seededGaussian } from "../random.ts";
+import { type KernelName, KERNELS, type PreparedWeights } from "../kernels/formats.ts";
+import { cGemv } from "../kernels/gemv.ts";
+import { ensureNative, type NativeLib } from "../kernels/native.ts";
+import { type BenchRecord, emit, table } from "./report.ts";
+
+export const LLC_BYTES = 32 * 2 ** 20;
+
+export function measureBandwidth(lib: NativeLib, threads: number, gib = 1): number {
+  const a = new Float32Array((gib * 2 ** 30) / 4).fill(1);
+  lib.sb_stream_sum(a, BigInt(a.length), threads); // warm: page faults
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    lib.sb_stream_sum(a, BigInt(a.length), threads);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return a.byteLength / best / 1e6; // GB/s
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export interface KernelBenchOptions {
+  shapes: [number, number][];
+  batches: number[];
+  threads: number[];
+  sparsities: number[];
+  kernels: KernelName[];
+  reps: number;
+}
+
+export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]> {
+  const lib = await ensureNative();
+  if (!lib) throw new Error("the C kernels are not built (deno task build:kernels)");
+  const cpu = cpuModel();
+  const bw = new Map<number, number>();
+  const out: BenchRecord[] = [];
+  for (const t of o.threads) {
+    bw.set(t, measureBandwidth(lib, t));
+    const r: BenchRecord = { backend: "c", adapter: cpu, kernel: "stream_sum", threads: t, bw_gbps: bw.get(t)! };
+    emit(r);
+    out.push(r);
+  }
+  for (const [rows, cols] of o.shapes) {
+    const w = { name: "bench", rows, cols, data: seededGaussian(rows * cols, rows + cols, 0.02) };
+    const variants: { kernel: KernelName; sparsity: number | null }[] = [];
+    for (const k of o.kernels) {
+      if (k === "sparse_ternary") { for (const s of o.sparsities) variants.push({ kernel: k, sparsity: s }); }
+      else variants.push({ kernel: k, sparsity: null });
+    }
+    const fp32Ms = new Map<string, number>();
+    for (const v of variants) {
+      const kern = cGemv(v.kernel, lib);
+      const first = kern.prepare(w, v.sparsity ?? undefined);
+      // copies of the prepared weights, together larger than 4× the LLC (the first copy included)
+      const copies: PreparedWeights[] = [first];
+      const need = Math.min(32, Math.ceil((4 * LLC_BYTES) / first.bytes));
+      for (let i = 1; i < need; i++) copies.push(structuredClone(first));
+      for (const batch of o.batches) {
+        const x = seededGaussian(batch * cols, 7, 1), y = new Float32Array(batch * rows);
+        for (const threads of o.threads) {
+          for (const c of copies) kern.run(c, x, y, batch, threads); // warm
+          const times: number[] = [];
+          for (let rep = 0; rep < o.reps; rep++) {
+            const t0 = performance.now();
+            for (const c of copies) kern.run(c, x, y, batch, threads);
+            times.push((performance.now() - t0) / copies.length);
+          }
+          const ms = median(times);
+          const key = `${batch}/${threads}`;
+          if (v.kernel === "fp32") fp32Ms.set(key, ms);
+          const gbps = first.bytes / ms / 1e6;
+          const r: BenchRecord = {
+            backend: "c",
+            adapter: cpu,
+            kernel: v.kernel,
+            rows,
+            cols,
+            batch,
+            threads,
+            sparsity: v.sparsity,
+            ms,
+            gbps,
+            bw_gbps: bw.get(threads)!,
+            bw_fraction: gbps / bw.get(threads)!,
+            speedup_vs_fp32: fp32Ms.has(key) ? fp32Ms.get(key)! / ms : null,
+            weight_bytes: first.bytes,
+            copies: copies.length,
+          };
+          emit(r);
+          out.push(r);
+        }
+      }
+    }
+  }
+  table(out.filter((r) => r.kernel !== "stream_sum"), [
+    "kernel",
+    "rows",
+    "cols",
+    "batch",
+    "threads",
+    "sparsity",
+    "ms",
+    "gbps",
+    "bw_fraction",
+    "speedup_vs_fp32",
+  ]);
+  console.error(`bandwidth: ${[...bw].map(([t, g]) => `${t} thread(s) ${g.toFixed(1)} GB/s`).join(", ")} (${cpu})`);
+  return out;
+}
+
+export const DEFAULT_KERNEL_BENCH: KernelBenchOptions = {
+  shapes: [[4096, 4096], [11008, 4096], [4096, 11008]],
+  batches: [1, 8],
+  threads: [1, navigator.hardwareConcurrency || 1].filter((v, i, a) => a.indexOf(v) === i),
+  sparsities: [0.5, 0.8, 0.9, 0.95],
+  kernels: [...KERNELS],
+  reps: 5,
+};

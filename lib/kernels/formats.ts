@@ -1,0 +1,183 @@
+/**
+ * Weight and activation formats of the GEMV kernels (kernels/c/gemv.c), built
+ * from f32 weights with subbit's own quantizers:
+ *   int8      rtn_sym 8-bit, one scale per 64 columns (q ∈ [−127, 127])
+ *   ternary2  ternary_absmean per row, codes w+1 packed 2 bits each; 256-column
+ *             blocks of 64 bytes, byte j holding columns j, j+64, j+128, j+192
+ *   base3     the same ternary weights, 5 trits per byte: Σ (w_i+1)·3^i
+ *   sparse    the positions of the +1 and −1 weights of each row (CSR, uint16 columns)
+ * Activations: int8 per token with scale absmax/127, stored biased (+128) as uint8.
+ */
+import { InputError } from "../errors.ts";
+import { getQuantizer } from "../quant/mod.ts";
+import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
+
+export const KERNELS = ["fp32", "int8", "ternary2", "ternary_base3", "sparse_ternary"] as const;
+export type KernelName = (typeof KERNELS)[number];
+
+export interface PreparedWeights {
+  kernel: KernelName;
+  rows: number;
+  cols: number;
+  /** Padded column count of the integer formats (multiple of 64; of 256 for ternary2). */
+  cp: number;
+  /** Bytes of weight data the kernel streams per GEMV (payload + scales + sums/offsets). */
+  bytes: number;
+  /** Ŵ as the kernel sees it (for references and tests). */
+  dequantized: Float32Array;
+  f32?: Float32Array;
+  q?: Int8Array;
+  packed?: Uint8Array;
+  bytesPerRow?: number;
+  scale?: Float32Array;
+  wsum?: Int32Array;
+  posOff?: Int32Array;
+  pos?: Uint16Array;
+  negOff?: Int32Array;
+  neg?: Uint16Array;
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** Ternary symbols (0,1,2 = −1,0,+1) and per-row scales: ternary_absmean per row, or sparse_klevel at a sparsity. */
+function ternary(w: WeightMatrix, sparsity?: number): { sym: Uint8Array; scale: Float32Array; deq: Float32Array } {
+  const c: QuantConfig = sparsity === undefined
+    ? { method: "ternary_absmean", groupSize: "row", scaleDtype: "f16" }
+    : { method: "sparse_klevel", levels: 3, sparsity, groupSize: "row", scaleDtype: "f16" };
+  const q = getQuantizer(c.method).quantize(w, c);
+  return { sym: q.symbols, scale: q.meta.scales, deq: q.dequantize() };
+}
+
+/** Prepare weights for a kernel. `sparsity` selects forced-sparsity ternary weights for the ternary kernels. */
+export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: number): PreparedWeights {
+  const { rows, cols } = w;
+  if (kernel === "fp32") {
+    return { kernel, rows, cols, cp: cols, bytes: 4 * rows * cols, dequantized: w.data, f32: w.data };
+  }
+  if (kernel === "int8") {
+    const cp = roundUp(cols, 64), groups = cp / 64;
+    const qz = getQuantizer("rtn_sym").quantize(w, { method: "rtn_sym", bits: 8, groupSize: 64, scaleDtype: "f16" });
+    const q = new Int8Array(rows * cp), wsum = new Int32Array(rows * groups);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < cols; k++) {
+        const v = qz.symbols[r * cols + k] - 127;
+        q[r * cp + k] = v;
+        wsum[r * groups + Math.floor(k / 64)] += v;
+      }
+    }
+    return {
+      kernel,
+      rows,
+      cols,
+      cp,
+      bytes: q.length + 8 * rows * groups,
+      dequantized: qz.dequantize(),
+      q,
+      scale: qz.meta.scales,
+      wsum,
+    };
+  }
+  if (cols > 65535 && kernel === "sparse_ternary") {
+    throw new InputError(`sparse_ternary: ${cols} columns exceed uint16 indices`);
+  }
+  const t = ternary(w, sparsity);
+  const wsum = new Int32Array(rows);
+  for (let i = 0; i < t.sym.length; i++) wsum[Math.floor(i / cols)] += t.sym[i] - 1;
+  if (kernel === "ternary2") {
+    const cp = roundUp(cols, 256), packed = new Uint8Array((rows * cp) / 4);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < cp; k++) {
+        const code = k < cols ? t.sym[r * cols + k] : 1; // padding: weight 0
+        const blk = Math.floor(k / 256), within = k % 256, s = Math.floor(within / 64), j = within % 64;
+        packed[r * (cp / 4) + blk * 64 + j] |= code << (2 * s);
+      }
+    }
+    return {
+      kernel,
+      rows,
+      cols,
+      cp,
+      bytes: packed.length + 8 * rows,
+      dequantized: t.deq,
+      packed,
+      scale: t.scale,
+      wsum,
+    };
+  }
+  if (kernel === "ternary_base3") {
+    const bytesPerRow = Math.ceil(cols / 5), cp = roundUp(5 * bytesPerRow, 64);
+    const packed = new Uint8Array(rows * bytesPerRow);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < bytesPerRow; j++) {
+        let v = 0;
+        for (let i = 4; i >= 0; i--) {
+          const k = 5 * j + i;
+          v = v * 3 + (k < cols ? t.sym[r * cols + k] : 1);
+        }
+        packed[r * bytesPerRow + j] = v;
+      }
+    }
+    return {
+      kernel,
+      rows,
+      cols,
+      cp,
+      bytes: packed.length + 8 * rows,
+      dequantized: t.deq,
+      packed,
+      bytesPerRow,
+      scale: t.scale,
+      wsum,
+    };
+  }
+  const posOff = new Int32Array(rows + 1), negOff = new Int32Array(rows + 1);
+  const pos: number[] = [], neg: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols; k++) {
+      const s = t.sym[r * cols + k];
+      if (s === 2) pos.push(k);
+      else if (s === 0) neg.push(k);
+    }
+    posOff[r + 1] = pos.length;
+    negOff[r + 1] = neg.length;
+  }
+  return {
+    kernel,
+    rows,
+    cols,
+    cp: cols,
+    bytes: 2 * (pos.length + neg.length) + 8 * (rows + 1) + 4 * rows,
+    dequantized: t.deq,
+    posOff,
+    pos: Uint16Array.from(pos),
+    negOff,
+    neg: Uint16Array.from(neg),
+    scale: t.scale,
+  };
+}
+
+export interface QuantizedActivations {
+  /** x + 128 as uint8, [B × cp]. */
+  xu: Uint8Array;
+  /** Per-token scale absmax/127. */
+  sx: Float32Array;
+  /** x̂ = sx·xq, [B × cols] (what the integer kernels multiply by). */
+  dequantized: Float32Array;
+}
+
+/** Per-token absmax int8 activations, padded to cp columns. */
+export function quantizeActivations(x: Float32Array, B: number, cols: number, cp: number): QuantizedActivations {
+  const xu = new Uint8Array(B * cp).fill(128), sx = new Float32Array(B), deq = new Float32Array(B * cols);
+  for (let b = 0; b < B; b++) {
+    let amax = 0;
+    for (let k = 0; k < cols; k++) amax = Math.max(amax, Math.abs(x[b * cols + k]));
+    const s = Math.fround(amax / 127);
+    sx[b] = s;
+    for (let k = 0; k < cols; k++) {
+      const q = s > 0 ? Math.max(-127, Math.min(127, Math.round(x[b * cols + k] / s))) : 0;
+      xu[b * cp + k] = q + 128;
+      deq[b * cols + k] = q * s;
+    }
+  }
+  return { xu, sx, dequantized: deq };
+}

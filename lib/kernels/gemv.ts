@@ -1,0 +1,95 @@
+/**
+ * GEMV / small-GEMM kernels, one contract (DESIGN.md's GemvKernel): prepare the
+ * weights once, then run Y[B × rows] = X[B × cols] · Ŵᵀ for B ≤ 16 tokens.
+ * `tsGemv` is the plain TypeScript reference every C kernel is tested against:
+ * Ŵ (as the format stores it) times the activations as the kernel sees them
+ * (int8-quantized for the integer kernels), accumulated in f64.
+ */
+import { InputError } from "../errors.ts";
+import type { WeightMatrix } from "../quant/types.ts";
+import { type KernelName, type PreparedWeights, prepareWeights, quantizeActivations } from "./formats.ts";
+import type { NativeLib } from "./native.ts";
+
+export const MAX_BATCH = 16;
+
+export interface GemvKernel {
+  name: KernelName;
+  backend: "c" | "ts";
+  prepare(w: WeightMatrix, sparsity?: number): PreparedWeights;
+  run(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number, threads?: number): void;
+}
+
+function checkArgs(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number): void {
+  if (!(batch >= 1 && batch <= MAX_BATCH)) throw new InputError(`batch ${batch} outside 1..${MAX_BATCH}`);
+  if (x.length !== batch * p.cols) throw new InputError(`x has ${x.length} values, expected ${batch} x ${p.cols}`);
+  if (y.length !== batch * p.rows) throw new InputError(`y has ${y.length} values, expected ${batch} x ${p.rows}`);
+}
+
+/** The TypeScript reference for a kernel format. */
+export function tsGemv(name: KernelName): GemvKernel {
+  return {
+    name,
+    backend: "ts",
+    prepare: (w, sparsity) => prepareWeights(name, w, sparsity),
+    run(p, x, y, batch) {
+      checkArgs(p, x, y, batch);
+      const integer = name === "int8" || name === "ternary2" || name === "ternary_base3";
+      const xs = integer ? quantizeActivations(x, batch, p.cols, p.cp).dequantized : x;
+      for (let b = 0; b < batch; b++) {
+        for (let r = 0; r < p.rows; r++) {
+          let s = 0;
+          for (let k = 0; k < p.cols; k++) s += p.dequantized[r * p.cols + k] * xs[b * p.cols + k];
+          y[b * p.rows + r] = s;
+        }
+      }
+    },
+  };
+}
+
+/** The C kernel for a format (kernels/c/gemv.c via FFI). */
+export function cGemv(name: KernelName, lib: NativeLib): GemvKernel {
+  return {
+    name,
+    backend: "c",
+    prepare: (w, sparsity) => prepareWeights(name, w, sparsity),
+    run(p, x, y, batch, threads = 1) {
+      checkArgs(p, x, y, batch);
+      const rows = BigInt(p.rows);
+      if (name === "fp32") return lib.sb_gemv_f32(p.f32!, x, y, rows, BigInt(p.cols), batch, threads);
+      if (name === "sparse_ternary") {
+        return lib.sb_gemv_sparse(
+          p.posOff!,
+          p.pos!,
+          p.negOff!,
+          p.neg!,
+          p.scale!,
+          x,
+          y,
+          rows,
+          BigInt(p.cols),
+          batch,
+          threads,
+        );
+      }
+      const a = quantizeActivations(x, batch, p.cols, p.cp);
+      const cp = BigInt(p.cp);
+      if (name === "int8") return lib.sb_gemv_int8(p.q!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);
+      if (name === "ternary2") {
+        return lib.sb_gemv_ternary2(p.packed!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);
+      }
+      return lib.sb_gemv_base3(
+        p.packed!,
+        p.scale!,
+        p.wsum!,
+        a.xu,
+        a.sx,
+        y,
+        rows,
+        cp,
+        BigInt(p.bytesPerRow!),
+        batch,
+        threads,
+      );
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { strict as assert } from "node:assert";
+import fc from "../../tests/fixtures/fc.ts";
+import { seededGaussian } from "../random.ts";
+import { KERNELS } from "./formats.ts";
+import { cGemv, tsGemv } from "./gemv.ts";
+import { ensureNative } from "./native.ts";
+
+const lib = await ensureNative();
+
+function compare(
+  rows: number,
+  cols: number,
+  batch: number,
+  seed: number,
+  threads: number,
+  level: number,
+  extreme = false,
+) {
+  const data = seededGaussian(rows * cols, seed, 0.05);
+  if (extreme) { for (let i = 0; i < data.length; i += 7) data[i] *= 40; // outliers
+   }
+  const x = seededGaussian(batch * cols, seed + 1, 1);
+  if (extreme) x[0] = 1000;
+  const w = { name: "w", rows, cols, data };
+  lib!.sb_gemv_level(level);
+  for (const k of KERNELS) {
+    for (const sparsity of k.includes("ternary") ? [undefined, 0.9] : [undefined]) {
+      const ref = tsGemv(k), c = cGemv(k, lib!);
+      const p = c.prepare(w, sparsity);
+      const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows);
+      ref.run(p, x, y1, batch);
+      c.run(p, x, y2, batch, threads);
+      const scale = Math.max(1e-6, ...Array.from(y1, Math.abs));
+      for (let i = 0; i < y1.length; i++) {
+        assert.ok(
+          Math.abs(y1[i] - y2[i]) <= 2e-5 * scale,
+          `${k} s=${sparsity} ${rows}x${cols} B${batch} L${level} t${threads} @${i}: ${y2[i]} vs ${y1[i]}`,
+        );
+      }
+    }
+  }
+}
+
+Deno.test({
+  name:
+    "GEMV kernels (fp32, int8, ternary2, base3, sparse) equal the TS reference: random ragged shapes, batches, threads, every CPU path",
+  ignore: !lib,
+  fn() {
+    const top = lib!.sb_gemv_level(-1);
+    try {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 40 }),
+          fc.integer({ min: 1, max: 700 }),
+          fc.integer({ min: 1, max: 16 }),
+          fc.nat(1000),
+          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 0, max: top }),
+          fc.boolean(),
+          (rows, cols, batch, seed, threads, level, extreme) =>
+            compare(rows, cols, batch, seed, threads, level, extreme),
+        ),
+        { numRuns: 60 },
+      );
+    } finally {
+      lib!.sb_gemv_level(top);
+    }
+  },
+});
+
+Deno.test({
+  name: "GEMV kernels: zero weights and zero activations give exact zeros",
+  ignore: !lib,
+  fn() {
+    const w = { name: "z", rows: 8, cols: 300, data: new Float32Array(8 * 300) };
+    for (const k of KERNELS) {
+      const c = cGemv(k, lib!), p = c.prepare(w), y = new Float32Array(16).fill(7);
+      c.run(p, new Float32Array(2 * 300), y, 2);
+      assert.ok(y.every((v) => v === 0), `${k}: ${y}`);
+    }
+  },
+});
