@@ -18,6 +18,7 @@
  * Threads split the rows.
  */
 #include <immintrin.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -184,8 +185,62 @@ typedef struct {
   int B;
 } i8_ctx;
 
+/* VNNI: per 64 columns one vpdpbusd from zero, converted to float and scaled into a float
+   accumulator, so the horizontal sum happens once per row; the +128 bias is removed at the end
+   as Σ_g s_g·128·Σq_g. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const i8_ctx *c, int64_t r0, int64_t r1) {
+  const int64_t groups = c->cp / 64;
+  if (c->B == 1) { /* the decode case: two float accumulators in registers */
+    for (int64_t r = r0; r < r1; r++) {
+      __m512 f0 = _mm512_setzero_ps(), f1 = f0;
+      float bias = 0;
+      const int8_t *q = c->q + r * c->cp;
+      const float *sc = c->scale + r * groups;
+      const int32_t *ws = c->wsum + r * groups;
+      int64_t g = 0;
+      for (; g + 1 < groups; g += 2) {
+        _mm_prefetch((const char *)(q + g * 64 + 8 * c->cp), _MM_HINT_T0);
+        _mm_prefetch((const char *)(q + g * 64 + 64 + 8 * c->cp), _MM_HINT_T0);
+        __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xu + g * 64)),
+                                         _mm512_loadu_si512((const void *)(q + g * 64)));
+        __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xu + g * 64 + 64)),
+                                         _mm512_loadu_si512((const void *)(q + g * 64 + 64)));
+        f0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(sc[g]), f0);
+        f1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_set1_ps(sc[g + 1]), f1);
+        bias += sc[g] * 128.0f * (float)ws[g] + sc[g + 1] * 128.0f * (float)ws[g + 1];
+      }
+      for (; g < groups; g++) {
+        __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xu + g * 64)),
+                                         _mm512_loadu_si512((const void *)(q + g * 64)));
+        f0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(sc[g]), f0);
+        bias += sc[g] * 128.0f * (float)ws[g];
+      }
+      c->Y[r] = (_mm512_reduce_add_ps(_mm512_add_ps(f0, f1)) - bias) * c->sx[0];
+    }
+    return;
+  }
+  for (int64_t r = r0; r < r1; r++) {
+    __m512 acc[MAXB];
+    for (int b = 0; b < c->B; b++) acc[b] = _mm512_setzero_ps();
+    float bias = 0;
+    const int8_t *q = c->q + r * c->cp;
+    for (int64_t g = 0; g < groups; g++) {
+      const float s = c->scale[r * groups + g];
+      bias += s * 128.0f * (float)c->wsum[r * groups + g];
+      const __m512i w = _mm512_loadu_si512((const void *)(q + g * 64));
+      const __m512 sv = _mm512_set1_ps(s);
+      for (int b = 0; b < c->B; b++) {
+        __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xu + b * c->cp + g * 64)), w);
+        acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sv, acc[b]);
+      }
+    }
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = (_mm512_reduce_add_ps(acc[b]) - bias) * c->sx[b];
+  }
+}
+
 static void i8_rows(const void *p, int64_t r0, int64_t r1) {
   const i8_ctx *c = p;
+  if (level() == 2) return i8_rows_vnni(c, r0, r1);
   const int64_t groups = c->cp / 64;
   int32_t d[MAXB];
   for (int64_t r = r0; r < r1; r++) {
@@ -222,21 +277,47 @@ typedef struct {
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const t2_ctx *c, int64_t r0, int64_t r1) {
   const int64_t bytes = c->cp / 4;
   const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+  if (c->B == 1) { /* the decode case: accumulators in registers, not a runtime-sized array */
+    /* Multiply by the codes (w + 1 ∈ {0,1,2}) and correct once per row:
+       Σ xu·w = Σ xu·code − Σ xu, which saves the per-block subtraction. */
+    int32_t xsum = 0;
+    for (int64_t k = 0; k < c->cp; k++) xsum += c->xu[k];
+    for (int64_t r = r0; r < r1; r++) {
+      const uint8_t *pk = c->packed + r * bytes;
+      __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+        _mm_prefetch((const char *)(pk + blk * 64 + 16 * bytes), _MM_HINT_T0); /* 16 rows ahead: hide DRAM latency */
+        const __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64));
+        const uint8_t *x = c->xu + blk * 256;
+        a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512((const void *)x), _mm512_and_si512(v, three));
+        a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512((const void *)(x + 64)), _mm512_and_si512(_mm512_srli_epi16(v, 2), three));
+        a2 = _mm512_dpbusd_epi32(a2, _mm512_loadu_si512((const void *)(x + 128)), _mm512_and_si512(_mm512_srli_epi16(v, 4), three));
+        a3 = _mm512_dpbusd_epi32(a3, _mm512_loadu_si512((const void *)(x + 192)), _mm512_and_si512(_mm512_srli_epi16(v, 6), three));
+      }
+      const int32_t d = _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3))) - xsum -
+                        128 * c->wsum[r];
+      c->Y[r] = c->scale[r] * c->sx[0] * (float)d;
+    }
+    return;
+  }
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *pk = c->packed + r * bytes;
-    __m512i acc[MAXB];
-    for (int b = 0; b < c->B; b++) acc[b] = _mm512_setzero_si512();
+    /* one accumulator per shift: four independent vpdpbusd chains instead of one */
+    __m512i acc[MAXB][4];
+    for (int b = 0; b < c->B; b++)
+      for (int s = 0; s < 4; s++) acc[b][s] = _mm512_setzero_si512();
     for (int64_t blk = 0; blk < c->cp / 256; blk++) {
       __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64));
       for (int s = 0; s < 4; s++) {
         /* codes of columns blk·256 + s·64 … +63, minus 1 → {−1, 0, 1} */
         __m512i w = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 2 * s), three), one);
         for (int b = 0; b < c->B; b++)
-          acc[b] = _mm512_dpbusd_epi32(acc[b], _mm512_loadu_si512((const void *)(c->xu + b * c->cp + blk * 256 + s * 64)), w);
+          acc[b][s] = _mm512_dpbusd_epi32(acc[b][s], _mm512_loadu_si512((const void *)(c->xu + b * c->cp + blk * 256 + s * 64)), w);
       }
     }
     for (int b = 0; b < c->B; b++) {
-      int32_t d = _mm512_reduce_add_epi32(acc[b]) - 128 * c->wsum[r];
+      __m512i a = _mm512_add_epi32(_mm512_add_epi32(acc[b][0], acc[b][1]), _mm512_add_epi32(acc[b][2], acc[b][3]));
+      int32_t d = _mm512_reduce_add_epi32(a) - 128 * c->wsum[r];
       c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
     }
   }
@@ -392,4 +473,28 @@ double sb_stream_sum(const float *a, int64_t n, int32_t threads) {
     s += jobs[i].sum;
   }
   return s;
+}
+
+/* Per-token absmax int8 activations, biased to uint8: sx[b] = max|x|/127,
+   xu[b, k] = round(x/sx) + 128 for k < cols, 128 (zero) for the padding up to cp.
+   Bit-identical to quantizeActivations in lib/kernels/formats.ts (round half away from zero). */
+void sb_quantize_acts(const float *x, int32_t B, int64_t cols, int64_t cp, uint8_t *xu, float *sx) {
+  for (int b = 0; b < B; b++) {
+    const float *r = x + b * cols;
+    float amax = 0;
+    for (int64_t k = 0; k < cols; k++) amax = fmaxf(amax, fabsf(r[k]));
+    const float s = amax / 127.0f;
+    sx[b] = s;
+    uint8_t *o = xu + b * cp;
+    if (s > 0) {
+      for (int64_t k = 0; k < cols; k++) {
+        float q = r[k] / s;
+        q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q;
+        o[k] = (uint8_t)((int)lroundf(q) + 128);
+      }
+    } else {
+      memset(o, 128, (size_t)cols);
+    }
+    memset(o + cols, 128, (size_t)(cp - cols));
+  }
 }

@@ -174,7 +174,9 @@ export function quantizeActivations(x: Float32Array, B: number, cols: number, cp
     const s = Math.fround(amax / 127);
     sx[b] = s;
     for (let k = 0; k < cols; k++) {
-      const q = s > 0 ? Math.max(-127, Math.min(127, Math.round(x[b * cols + k] / s))) : 0;
+      // f32 division and round half away from zero, as the C version (lroundf) computes it
+      const r = Math.max(-127, Math.min(127, Math.fround(x[b * cols + k] / s)));
+      const q = s > 0 ? (r < 0 ? -Math.round(-r) : Math.round(r)) : 0;
       xu[b * cp + k] = q + 128;
       deq[b * cols + k] = q * s;
     }

@@ -71,8 +71,14 @@ export function cGemv(name: KernelName, lib: NativeLib): GemvKernel {
           threads,
         );
       }
-      const a = quantizeActivations(x, batch, p.cols, p.cp);
+      // activation scratch, kept on the prepared weights so a decode loop allocates nothing
+      const scratch = p as PreparedWeights & { scratch?: { xu: Uint8Array; sx: Float32Array } };
+      if (!scratch.scratch || scratch.scratch.sx.length !== batch) {
+        scratch.scratch = { xu: new Uint8Array(batch * p.cp), sx: new Float32Array(batch) };
+      }
+      const a = scratch.scratch;
       const cp = BigInt(p.cp);
+      lib.sb_quantize_acts(x, batch, BigInt(p.cols), cp, a.xu, a.sx);
       if (name === "int8") return lib.sb_gemv_int8(p.q!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);
       if (name === "ternary2") {
         return lib.sb_gemv_ternary2(p.packed!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);

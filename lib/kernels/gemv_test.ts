@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import fc from "../../tests/fixtures/fc.ts";
 import { seededGaussian } from "../random.ts";
-import { KERNELS } from "./formats.ts";
+import { KERNELS, quantizeActivations } from "./formats.ts";
 import { cGemv, tsGemv } from "./gemv.ts";
 import { ensureNative } from "./native.ts";
 
@@ -78,5 +78,25 @@ Deno.test({
       c.run(p, new Float32Array(2 * 300), y, 2);
       assert.ok(y.every((v) => v === 0), `${k}: ${y}`);
     }
+  },
+});
+
+Deno.test({
+  name: "activation quantization in C equals the TS reference bit for bit",
+  ignore: !lib,
+  fn() {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 300 }), fc.nat(999), (B, cols, seed) => {
+        const x = seededGaussian(B * cols, seed, seed % 3 === 0 ? 1e-3 : 2);
+        if (seed % 5 === 0) x.fill(0);
+        const cp = Math.ceil(cols / 64) * 64;
+        const ref = quantizeActivations(x, B, cols, cp);
+        const xu = new Uint8Array(B * cp), sx = new Float32Array(B);
+        lib!.sb_quantize_acts(x, B, BigInt(cols), BigInt(cp), xu, sx);
+        assert.deepEqual(sx, ref.sx);
+        assert.deepEqual(xu, ref.xu);
+      }),
+      { numRuns: 200 },
+    );
   },
 });
