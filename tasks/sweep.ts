@@ -30,6 +30,10 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
                        (default all: ${[...CODERS.keys()].join(", ")})
   --no-coding          skip entropy coding: bits_per_param from packed bits + metadata
   --no-kernels         skip the per-layer kernel latency columns (kernel, gemv_us)
+  --calib FILE         calibration text for out_rel_error (default <model>/calib.txt when present)
+  --no-calib           skip out_rel_error
+  --eval               add delta_bpb: held-out bpb with only that layer quantized (one eval per row)
+  --eval-bytes N       held-out slice for --eval, from <model>/val.txt (default 4096)
   --seed N             seed for every random choice (default 0)
   --out DIR            run folder (default results/<run-id>)
   --overwrite          replace the rows of an existing run folder
@@ -42,6 +46,16 @@ Exit codes: 0 done, 2 bad input (one line names the problem), 1 internal failure
 function runIdNow(grid: string): string {
   const iso = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
   return `${iso}-${grid.replace(/[^A-Za-z0-9_-]/g, "_").slice(-32)}`;
+}
+
+/** Read a file; a missing file is an error only when `required`. */
+async function readOptional(path: string, required: boolean): Promise<Uint8Array | undefined> {
+  try {
+    return await Deno.readFile(path);
+  } catch {
+    if (required) throw new InputError(`${path}: cannot read`);
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {
@@ -58,6 +72,10 @@ async function main(): Promise<void> {
     coders: { type: "string" },
     "no-coding": { type: "boolean", default: false },
     "no-kernels": { type: "boolean", default: false },
+    calib: { type: "string" },
+    "no-calib": { type: "boolean", default: false },
+    eval: { type: "boolean", default: false },
+    "eval-bytes": { type: "string", default: "4096" },
     seed: { type: "string", default: "0" },
     out: { type: "string" },
     overwrite: { type: "boolean", default: false },
@@ -85,6 +103,15 @@ async function main(): Promise<void> {
     ? f.out.replace(/\/+$/, "").split("/").pop()!
     : runIdNow(f.grid!.split("/").pop()!.replace(/\.json$/, ""));
   const outDir = f.out ?? `results/${runId}`;
+  const calibText = f["no-calib"]
+    ? undefined
+    : await readOptional(f.calib ?? `${f.model}/calib.txt`, f.calib !== undefined);
+  let evalText: Uint8Array | undefined;
+  if (f.eval) {
+    const n = Number(f["eval-bytes"]);
+    if (!Number.isInteger(n) || n < 2) throw new InputError(`--eval-bytes: '${f["eval-bytes"]}' is not an integer ≥ 2`);
+    evalText = (await readOptional(`${f.model}/val.txt`, true))!.subarray(0, n);
+  }
   const res = await runSweep({
     model: f.model!,
     grid,
@@ -98,6 +125,8 @@ async function main(): Promise<void> {
     argv: ["deno", "task", "sweep", ...Deno.args],
     coders: f["no-coding"] ? null : f.coders?.split(",").map((s) => s.trim()),
     kernels: !f["no-kernels"],
+    calibText,
+    evalText,
   });
   console.error(`\n${formatSummary(summarizeByKind(res.rows, threshold), threshold)}\n`);
   console.error(

@@ -47,7 +47,39 @@ Deno.test("sweep CLI: --grid quick on the embedded default model writes every 2-
     "ternary_absmean.g64.f16",
   ]);
   assert.match(r.stderr, /layer_kind\s+layers\s+best config/);
+  const recs = df.toRecords() as Record<string, unknown>[];
+  for (const r of recs) {
+    if (r.layer_kind === "embed") assert.equal(r.out_rel_error, null);
+    else {assert.ok(
+        typeof r.out_rel_error === "number" && r.out_rel_error > 0,
+        `${r.layer}: out_rel_error ${r.out_rel_error}`,
+      );}
+    assert.equal(r.delta_bpb, null);
+  }
   const m = JSON.parse(await Deno.readTextFile(`${out}/manifest.json`));
   assert.equal(m.status, "complete");
   assert.equal(m.model.path, "models/neox-tiny");
+});
+
+Deno.test("sweep CLI: --eval adds delta_bpb, larger for cruder configs", async () => {
+  const out = `${await Deno.makeTempDir()}/ev`;
+  const r = await sweep(
+    "--grid",
+    "quick",
+    "--layers",
+    "gpt_neox.layers.5.mlp.dense_h_to_4h.weight",
+    "--eval",
+    "--eval-bytes",
+    "512",
+    "--out",
+    out,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const recs = pl.readParquet(`${out}/rows.parquet`).toRecords() as Record<string, unknown>[];
+  const d = (id: string) => Number(recs.find((x) => x.config_id === id)!.delta_bpb);
+  assert.ok(recs.every((x) => typeof x.delta_bpb === "number"));
+  assert.ok(
+    d("rtn_asym.b2.g64.f16") > d("rtn_asym.b4.g64.f16"),
+    `Δbpb b2 ${d("rtn_asym.b2.g64.f16")} vs b4 ${d("rtn_asym.b4.g64.f16")}`,
+  );
 });

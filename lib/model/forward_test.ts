@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { ensureNative } from "../kernels/native.ts";
 import { mulberry32 } from "../random.ts";
 import { heldoutBpb } from "./bpb.ts";
+import { Calibration } from "./calibration.ts";
 import { loadNeox, NeoxForward } from "./neox.ts";
 import { type DenseOps, erf, nativeOps, tsOps } from "./ops.ts";
 
@@ -93,5 +94,44 @@ Deno.test({
     assert.equal(r.predicted, 64 * 255);
     // the full-text reference is 1.9303; a 16 KB slice is in the same range (exact 4-digit check: tests/eval_all)
     assert.ok(r.bpb > 1.5 && r.bpb < 2.3, `bpb ${r.bpb}`);
+  },
+});
+
+Deno.test({
+  name: "calibration: out_rel_error equals ‖X(W−Ŵ)ᵀ‖/‖XWᵀ‖ computed directly on the captured inputs",
+  ignore: !lib,
+  fn() {
+    const ops = nativeOps(lib!);
+    const model = new NeoxForward(config, weights, ops);
+    const calibText = val.subarray(0, 300); // two windows (256 + 44 bytes)
+    const cal = Calibration.capture(model, calibText, ops);
+    const name = "gpt_neox.layers.1.mlp.dense_4h_to_h.weight", rows = 256, cols = 1024;
+    const w = weights.get(name)!;
+    const wq = w.map((v, i) => v + (i % 3 === 0 ? 0.01 : 0));
+    // reference: capture this layer's inputs directly and apply the formula in f64
+    const xs: Float32Array[] = [];
+    for (const s of [0, 256]) {
+      model.forward(
+        calibText.subarray(s, Math.min(s + 256, calibText.length)),
+        (n, x) => n === name && xs.push(x.slice()),
+      );
+    }
+    let ee = 0, yy = 0;
+    for (const x of xs) {
+      for (let t = 0; t < x.length / cols; t++) {
+        for (let r = 0; r < rows; r++) {
+          let y = 0, e = 0;
+          for (let k = 0; k < cols; k++) {
+            y += x[t * cols + k] * w[r * cols + k];
+            e += x[t * cols + k] * (w[r * cols + k] - wq[r * cols + k]);
+          }
+          yy += y * y;
+          ee += e * e;
+        }
+      }
+    }
+    const got = cal.outRelError(name, w, wq, rows, cols)!;
+    assert.ok(Math.abs(got - Math.sqrt(ee / yy)) <= 1e-4 * Math.sqrt(ee / yy), `${got} vs ${Math.sqrt(ee / yy)}`);
+    assert.equal(cal.outRelError("gpt_neox.embed_in.weight", w, wq, rows, cols), null);
   },
 });

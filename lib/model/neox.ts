@@ -148,8 +148,11 @@ export class NeoxForward {
     return this.wt.get(name)!;
   }
 
-  /** Logits [T × vocab] for a token sequence (T ≤ max_position_embeddings). */
-  forward(tokens: ArrayLike<number>): Float32Array {
+  /**
+   * Logits [T × vocab] for a token sequence (T ≤ max_position_embeddings).
+   * `capture(name, x)` receives the input [T × in] of every linear layer, by weight name.
+   */
+  forward(tokens: ArrayLike<number>, capture?: (weight: string, x: Float32Array) => void): Float32Array {
     const c = this.config, ops = this.ops;
     const T = tokens.length, d = c.hidden_size, H = c.num_attention_heads, ff = c.intermediate_size;
     if (T > c.max_position_embeddings) {
@@ -177,6 +180,7 @@ export class NeoxForward {
         d,
         c.layer_norm_eps,
       );
+      capture?.(`${p}.attention.query_key_value.weight`, h);
       ops.gemm(
         h,
         this.t(`${p}.attention.query_key_value.weight`),
@@ -187,6 +191,7 @@ export class NeoxForward {
         d,
       );
       ops.attention(qkv, att, this.cos, this.sin, T, d, H, this.rot);
+      capture?.(`${p}.attention.dense.weight`, att);
       ops.gemm(att, this.t(`${p}.attention.dense.weight`), this.w(`${p}.attention.dense.bias`), attnOut, T, d, d);
       if (c.use_parallel_residual) {
         ops.layernorm(
@@ -210,8 +215,10 @@ export class NeoxForward {
           c.layer_norm_eps,
         );
       }
+      capture?.(`${p}.mlp.dense_h_to_4h.weight`, h);
       ops.gemm(h, this.t(`${p}.mlp.dense_h_to_4h.weight`), this.w(`${p}.mlp.dense_h_to_4h.bias`), up, T, ff, d);
       ops.gelu(up);
+      capture?.(`${p}.mlp.dense_4h_to_h.weight`, up);
       ops.gemm(up, this.t(`${p}.mlp.dense_4h_to_h.weight`), this.w(`${p}.mlp.dense_4h_to_h.bias`), down, T, d, ff);
       if (c.use_parallel_residual) { for (let i = 0; i < x.length; i++) x[i] += attnOut[i] + down[i]; }
       else for (let i = 0; i < x.length; i++) x[i] += down[i];
@@ -226,6 +233,7 @@ export class NeoxForward {
       c.layer_norm_eps,
     );
     const logits = new Float32Array(T * c.vocab_size);
+    capture?.("embed_out.weight", h);
     ops.gemm(h, this.t("embed_out.weight"), null, logits, T, c.vocab_size, d);
     return logits;
   }

@@ -84,6 +84,19 @@ export const ROW_COLUMNS: readonly Column[] = [
   },
   { name: "code_ms", type: "f64", nullable: true, doc: "wall time to code this layer with every model tried (ms)" },
   {
+    name: "out_rel_error",
+    type: "f64",
+    nullable: true,
+    doc:
+      "‖X·Wᵀ − X·Ŵᵀ‖F / ‖X·Wᵀ‖F on calibration inputs X (the model's calib.txt; null for embeddings or non-NeoX models)",
+  },
+  {
+    name: "delta_bpb",
+    type: "f64",
+    nullable: true,
+    doc: "held-out bits/byte with only this layer quantized, minus fp32's (with --eval; else null)",
+  },
+  {
     name: "kernel",
     type: "str",
     nullable: true,

@@ -5,6 +5,7 @@ import { getQuantizer } from "../quant/mod.ts";
 import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
 import { encodeQuantized, serializeRecord } from "../coding/record.ts";
 import type { LatencyTable } from "./latency.ts";
+import type { ModelEffects } from "./model_effects.ts";
 import type { Row } from "../results/schema.ts";
 import { layerKind } from "../tensor/select.ts";
 import { configId } from "./grid.ts";
@@ -17,6 +18,10 @@ export interface RowContext {
   coders?: string[] | null;
   /** Kernel timings; absent = no kernel columns. */
   latency?: LatencyTable;
+  /** Output error on calibration inputs and Δbpb; absent = nulls. */
+  effects?: ModelEffects;
+  /** Measure Δbpb (slow: one evaluation per row). */
+  evalDelta?: boolean;
 }
 
 export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowContext): Row {
@@ -32,6 +37,8 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
   const entropyBits = params * entropyPerSymbol(hist);
   const coded = ctx.coders === null ? null : codeLayer(w, config, quant, ctx.coders);
   const lat = ctx.latency?.measure(w, config);
+  const outRelError = ctx.effects?.outRelError(w.name, wq, w.rows, w.cols) ?? null;
+  const deltaBpb = ctx.evalDelta ? ctx.effects?.deltaBpb(w.name, wq) ?? null : null;
   return {
     run_id: ctx.runId,
     config_id: configId(config),
@@ -66,6 +73,8 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
     meta_coder: coded?.meta_coder ?? null,
     static_o0_bits: coded?.static_o0_bits ?? null,
     code_ms: coded?.code_ms ?? null,
+    out_rel_error: outRelError,
+    delta_bpb: deltaBpb,
     kernel: lat?.kernel ?? null,
     gemv_us: lat?.gemv_us ?? null,
     seed: ctx.seed,

@@ -3,6 +3,7 @@ import { CODERS, getCoder } from "../coding/mod.ts";
 import { InputError } from "../errors.ts";
 import { ensureNative } from "../kernels/native.ts";
 import { LatencyTable } from "./latency.ts";
+import { ModelEffects } from "./model_effects.ts";
 import { rowsToFrame, writeParquetAtomic } from "../results/frame.ts";
 import { type RunEnvironment, runEnvironment } from "../results/environment.ts";
 import type { Row } from "../results/schema.ts";
@@ -30,6 +31,10 @@ export interface SweepOptions {
   coders?: string[] | null;
   /** Measure kernel latency per layer (default true when the C kernels can be built). */
   kernels?: boolean;
+  /** Calibration text for out_rel_error (GPT-NeoX models); absent = no column values. */
+  calibText?: Uint8Array;
+  /** Held-out slice for delta_bpb (--eval); absent = no Δbpb. */
+  evalText?: Uint8Array;
 }
 
 export interface Manifest {
@@ -108,6 +113,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   await writeManifest(o.outDir, manifest);
   const lib = o.kernels === false ? null : await ensureNative();
   const latency = lib ? new LatencyTable(lib) : undefined;
+  const effects = (await ModelEffects.create(src, { calibText: o.calibText, evalText: o.evalText })) ?? undefined;
   const rows: Row[] = [];
   const bar = progress(layers.length * configs.length, "sweep", { quiet: o.quiet });
   try {
@@ -115,7 +121,17 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       const t = await src.read(info.name);
       const w = { name: info.name, rows: info.shape[0], cols: info.shape[1], data: t.data };
       for (const c of configs) {
-        rows.push(measureLayer(w, c, { runId: o.runId, model: o.model, seed: o.seed, coders: o.coders, latency }));
+        rows.push(
+          measureLayer(w, c, {
+            runId: o.runId,
+            model: o.model,
+            seed: o.seed,
+            coders: o.coders,
+            latency,
+            effects,
+            evalDelta: !!o.evalText,
+          }),
+        );
         bar.tick(rows.length, `${info.name} ${configId(c)}`);
       }
       await writeParquetAtomic(rowsToFrame(rows), `${o.outDir}/rows.parquet`);
