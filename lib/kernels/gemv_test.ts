@@ -100,3 +100,15 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "bandwidth probe: the streaming sum adds every element (any length, any thread count)",
+  ignore: !lib,
+  fn() {
+    for (const n of [0, 1, 127, 128, 129, 100003]) {
+      const a = Float32Array.from({ length: n }, (_, i) => i % 7);
+      const want = a.reduce((x, y) => x + y, 0);
+      for (const t of [1, 2, 5]) assert.equal(lib!.sb_stream_sum(a, BigInt(n), t), want, `n=${n} t=${t}`);
+    }
+  },
+});

@@ -197,3 +197,44 @@ export function budgetChart(alloc: Rec[]): Chart | null {
     } as TopLevelSpec,
   };
 }
+
+/** Kernel latency against the weight bits each format reads per parameter. */
+export function kernelLatencyChart(results: Rec[]): Chart {
+  const values = results.map((r) => ({
+    ...r,
+    label: r.sparsity == null ? String(r.kernel) : `${r.kernel} ${r.sparsity}`,
+  }));
+  return {
+    name: "kernels",
+    title: "GEMV latency vs bits per weight",
+    spec: {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "GEMV latency (batch 1, 1 thread) vs weight bits read per parameter",
+      data: { values },
+      width: 380,
+      height: 240,
+      layer: [
+        {
+          mark: { type: "point", filled: true, size: 70 },
+          encoding: {
+            x: {
+              field: "weight_bits_per_param",
+              type: "quantitative",
+              title: "weight bits / param (incl. scales, indices)",
+            },
+            y: { field: "us", type: "quantitative", title: "µs per GEMV", scale: { type: "log" } },
+            color: { field: "kernel", type: "nominal" },
+          },
+        },
+        {
+          mark: { type: "text", dx: 6, align: "left", fontSize: 10 },
+          encoding: {
+            x: { field: "weight_bits_per_param", type: "quantitative" },
+            y: { field: "us", type: "quantitative", scale: { type: "log" } },
+            text: { field: "label" },
+          },
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}

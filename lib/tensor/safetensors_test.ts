@@ -92,3 +92,35 @@ Deno.test("safetensors: reading a tensor from a file truncated after the header 
   await Deno.writeFile(p, bytes.subarray(0, bytes.length - 3));
   await assert.rejects(() => readTensorData(h.tensors[0]), /truncated/);
 });
+
+Deno.test("model folders: a sharded checkpoint (model.safetensors.index.json) lists and reads tensors from every shard", async () => {
+  const { openModel } = await import("./model.ts");
+  const dir = await Deno.makeTempDir();
+  await writeSafetensors(`${dir}/model-00001-of-00002.safetensors`, [{
+    name: "a.weight",
+    shape: [2, 2],
+    data: Float32Array.of(1, 2, 3, 4),
+  }]);
+  await writeSafetensors(`${dir}/model-00002-of-00002.safetensors`, [{
+    name: "b.weight",
+    shape: [1, 3],
+    data: Float32Array.of(5, 6, 7),
+  }]);
+  await Deno.writeTextFile(
+    `${dir}/model.safetensors.index.json`,
+    JSON.stringify({
+      metadata: {},
+      weight_map: { "a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors" },
+    }),
+  );
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ hidden_size: 2 }));
+  const m = await openModel(dir);
+  assert.deepEqual(m.tensors.map((t) => t.name).sort(), ["a.weight", "b.weight"]);
+  assert.deepEqual(Array.from((await m.read("b.weight")).data), [5, 6, 7]);
+  assert.equal(m.config.hidden_size, 2);
+  await Deno.writeTextFile(`${dir}/model.safetensors.index.json`, "{broken");
+  await assert.rejects(
+    () => openModel(dir),
+    (e: Error) => e instanceof InputError && /index\.json: not valid JSON/.test(e.message),
+  );
+});
