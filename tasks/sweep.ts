@@ -31,6 +31,7 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --no-coding          skip entropy coding: bits_per_param from packed bits + metadata
   --no-kernels         skip the per-layer kernel latency columns (kernel, gemv_us)
   --calib FILE         calibration text for out_rel_error (default <model>/calib.txt when present)
+  --calib-bytes N      use its first N bytes (default 4096: 16 windows of the reference model)
   --no-calib           skip out_rel_error
   --eval               add delta_bpb: held-out bpb with only that layer quantized (one eval per row)
   --eval-bytes N       held-out slice for --eval, from <model>/val.txt (default 4096)
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     "no-coding": { type: "boolean", default: false },
     "no-kernels": { type: "boolean", default: false },
     calib: { type: "string" },
+    "calib-bytes": { type: "string", default: "4096" },
     "no-calib": { type: "boolean", default: false },
     eval: { type: "boolean", default: false },
     "eval-bytes": { type: "string", default: "4096" },
@@ -103,9 +105,13 @@ async function main(): Promise<void> {
     ? f.out.replace(/\/+$/, "").split("/").pop()!
     : runIdNow(f.grid!.split("/").pop()!.replace(/\.json$/, ""));
   const outDir = f.out ?? `results/${runId}`;
+  const calibBytes = Number(f["calib-bytes"]);
+  if (!Number.isInteger(calibBytes) || calibBytes < 2) {
+    throw new InputError(`--calib-bytes: '${f["calib-bytes"]}' is not an integer ≥ 2`);
+  }
   const calibText = f["no-calib"]
     ? undefined
-    : await readOptional(f.calib ?? `${f.model}/calib.txt`, f.calib !== undefined);
+    : (await readOptional(f.calib ?? `${f.model}/calib.txt`, f.calib !== undefined))?.subarray(0, calibBytes);
   let evalText: Uint8Array | undefined;
   if (f.eval) {
     const n = Number(f["eval-bytes"]);

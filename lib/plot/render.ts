@@ -15,7 +15,7 @@ export const CHART_CONFIG = {
   font: FONT,
   background: "white",
   axis: { labelFont: FONT, titleFont: FONT },
-  legend: { labelFont: FONT, titleFont: FONT },
+  legend: { labelFont: FONT, titleFont: FONT, labelLimit: 0 },
   title: { font: FONT },
   header: { labelFont: FONT, titleFont: FONT },
 };

@@ -11,23 +11,21 @@
  * "falling" mean by more than 1e-9 relative: smaller changes are summation noise. Stored:
  * scale 1/s and zero z in the scale dtype; Ŵ = (q − z)·scale.
  */
-import { InputError } from "../errors.ts";
-import { assertFinite, groupLayout, validateGroupSize } from "./groups.ts";
+import { assertFinite, groupLayout } from "./groups.ts";
 import { makeQuantized } from "./dequant.ts";
-import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { storeMeta } from "./meta.ts";
+import { validateBitsAndGrouping } from "./validate.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
+
+const ID = "hqq";
 
 export const HQQ_PARAMS = { lpNorm: 0.7, beta: 10, kappa: 1.01, iters: 20 };
 
 export const hqq: Quantizer = {
-  id: "hqq",
+  id: ID,
   axes: ["bits"],
   validate(c: QuantConfig): void {
-    if (!Number.isInteger(c.bits) || c.bits! < 1 || c.bits! > 8) {
-      throw new InputError(`hqq: bits must be an integer 1..8, got ${c.bits}`);
-    }
-    validateGroupSize(c.groupSize);
-    validateScaleDtype(c.scaleDtype);
+    validateBitsAndGrouping(ID, c);
   },
   quantize(w: WeightMatrix, c: QuantConfig): Quantized {
     assertFinite(w);

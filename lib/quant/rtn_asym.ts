@@ -3,21 +3,19 @@
  *   s = (max − min) / (2^b − 1),  q = clamp(round((w − min) / s), 0, 2^b − 1),  ŵ = min + q·s
  * with s and min stored in the scale dtype (assignment uses the stored values).
  */
-import { InputError } from "../errors.ts";
-import { assertFinite, groupLayout, validateGroupSize } from "./groups.ts";
+import { assertFinite, groupLayout } from "./groups.ts";
 import { makeQuantized } from "./dequant.ts";
-import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { storeMeta } from "./meta.ts";
+import { validateBitsAndGrouping } from "./validate.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
+const ID = "rtn_asym";
+
 export const rtnAsym: Quantizer = {
-  id: "rtn_asym",
+  id: ID,
   axes: ["bits"],
   validate(c: QuantConfig): void {
-    if (!Number.isInteger(c.bits) || c.bits! < 1 || c.bits! > 8) {
-      throw new InputError(`rtn_asym: bits must be an integer 1..8, got ${c.bits}`);
-    }
-    validateGroupSize(c.groupSize);
-    validateScaleDtype(c.scaleDtype);
+    validateBitsAndGrouping(ID, c);
   },
   quantize(w: WeightMatrix, c: QuantConfig): Quantized {
     assertFinite(w);

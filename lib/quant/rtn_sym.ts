@@ -3,21 +3,19 @@
  *   qmax = 2^(b−1) − 1,  s = max|w| / qmax,  q = clamp(round(w / s), −qmax, qmax),  Ŵ = s·q
  * (2^b − 1 levels, stored in b bits). For b = 1 the grid is {−s, +s}, s = max|w|.
  */
-import { InputError } from "../errors.ts";
-import { assertFinite, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
-import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { assertFinite, groupLayout, roundHalfAway } from "./groups.ts";
+import { storeMeta } from "./meta.ts";
+import { validateBitsAndGrouping } from "./validate.ts";
 import { makeQuantized } from "./dequant.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
+const ID = "rtn_sym";
+
 export const rtnSym: Quantizer = {
-  id: "rtn_sym",
+  id: ID,
   axes: ["bits"],
   validate(c: QuantConfig): void {
-    if (!Number.isInteger(c.bits) || c.bits! < 1 || c.bits! > 8) {
-      throw new InputError(`rtn_sym: bits must be an integer 1..8, got ${c.bits}`);
-    }
-    validateGroupSize(c.groupSize);
-    validateScaleDtype(c.scaleDtype);
+    validateBitsAndGrouping(ID, c);
   },
   quantize(w: WeightMatrix, c: QuantConfig): Quantized {
     assertFinite(w);

@@ -2,18 +2,16 @@
  * Binary sign with a per-group scale: Ŵ = s·sign(W), s = mean|W| over the
  * group (the least-squares optimal scale for a fixed sign pattern). sign(0) = +1.
  */
-import { assertFinite, groupAbsMean, groupLayout, validateGroupSize } from "./groups.ts";
-import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { assertFinite, groupAbsMean, groupLayout } from "./groups.ts";
+import { storeMeta } from "./meta.ts";
+import { validateGrouping } from "./validate.ts";
 import { makeQuantized } from "./dequant.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
 export const sign: Quantizer = {
   id: "sign",
   axes: [],
-  validate(c: QuantConfig): void {
-    validateGroupSize(c.groupSize);
-    validateScaleDtype(c.scaleDtype);
-  },
+  validate: validateGrouping,
   quantize(w: WeightMatrix, c: QuantConfig): Quantized {
     assertFinite(w);
     const layout = groupLayout(w.rows, w.cols, c.groupSize);

@@ -6,8 +6,9 @@
  * assignment stops changing (≤ 20 rounds). Symbols are q + m.
  */
 import { InputError } from "../errors.ts";
-import { assertFinite, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
-import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { assertFinite, groupLayout, roundHalfAway } from "./groups.ts";
+import { storeMeta } from "./meta.ts";
+import { validateGrouping } from "./validate.ts";
 import { makeQuantized } from "./dequant.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
@@ -98,8 +99,7 @@ export const sparseKlevel: Quantizer = {
     if (typeof c.sparsity !== "number" || !(c.sparsity >= 0 && c.sparsity < 1)) {
       throw new InputError(`sparse_klevel: sparsity must be in [0, 1), got ${c.sparsity}`);
     }
-    validateGroupSize(c.groupSize);
-    validateScaleDtype(c.scaleDtype);
+    validateGrouping(c);
   },
   quantize(w: WeightMatrix, c: QuantConfig): Quantized {
     assertFinite(w);

@@ -4,8 +4,9 @@
  * Symbols are W̃ + 1 ∈ {0, 1, 2}; γ is stored in the scale dtype and the
  * stored value is used for assignment and reconstruction.
  */
-import { assertFinite, groupAbsMean, groupLayout, roundHalfAway, validateGroupSize } from "./groups.ts";
-import { storeMeta, validateScaleDtype } from "./meta.ts";
+import { assertFinite, groupAbsMean, groupLayout, roundHalfAway } from "./groups.ts";
+import { storeMeta } from "./meta.ts";
+import { validateGrouping } from "./validate.ts";
 import { makeQuantized } from "./dequant.ts";
 import type { QuantConfig, Quantized, Quantizer, WeightMatrix } from "./types.ts";
 
@@ -14,10 +15,7 @@ export const ABSMEAN_EPS = 1e-8;
 export const ternaryAbsmean: Quantizer = {
   id: "ternary_absmean",
   axes: [],
-  validate(c: QuantConfig): void {
-    validateGroupSize(c.groupSize);
-    validateScaleDtype(c.scaleDtype);
-  },
+  validate: validateGrouping,
   quantize(w: WeightMatrix, c: QuantConfig): Quantized {
     assertFinite(w);
     const layout = groupLayout(w.rows, w.cols, c.groupSize);
