@@ -4,6 +4,7 @@
  * The TypeScript version is the reference; kernels/c tests compare the two.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TOP (1ULL << 40)
@@ -79,11 +80,14 @@ int32_t sb_rc_decode_static(const uint8_t *in, int64_t len, int64_t n, const uin
   uint32_t cum[257];
   cum[0] = 0;
   for (int s = 0; s < levels; s++) cum[s + 1] = cum[s] + freq[s];
-  static uint8_t sym_of_storage[TOTAL];
-  uint8_t *sym_of = sym_of_storage;
+  uint8_t *sym_of = malloc(TOTAL); /* per call, so concurrent decodes never share it */
+  if (!sym_of) return -2;
   for (int s = 0; s < levels; s++) memset(sym_of + cum[s], s, cum[s + 1] - cum[s]);
   *where = 0;
-  if (len < 7 || in[0] != 0) return len < 7 ? -1 : -2;
+  if (len < 7 || in[0] != 0) {
+    free(sym_of);
+    return len < 7 ? -1 : -2;
+  }
   int64_t pos = 1, overrun = 0;
   uint64_t code = 0, range = SPAN - 1;
   for (int k = 0; k < 6; k++) code = (code << 8) | in[pos++];
@@ -96,6 +100,7 @@ int32_t sb_rc_decode_static(const uint8_t *in, int64_t len, int64_t n, const uin
     range = r * freq[s];
     if (code >= range) {
       *where = pos;
+      free(sym_of);
       return -2;
     }
     while (range < TOP) {
@@ -103,6 +108,7 @@ int32_t sb_rc_decode_static(const uint8_t *in, int64_t len, int64_t n, const uin
       if (pos < len) b = in[pos++];
       else if (++overrun > 6) {
         *where = len;
+        free(sym_of);
         return -1;
       }
       code = (code << 8) | b;
@@ -110,6 +116,7 @@ int32_t sb_rc_decode_static(const uint8_t *in, int64_t len, int64_t n, const uin
     }
     out[i] = (uint8_t)s;
   }
+  free(sym_of);
   *where = pos;
   return 0;
 }
