@@ -32,10 +32,10 @@ export function benchQuant(opts: { rows: number; cols: number; reps: number; see
     sink += s;
   }, reps);
   const copyMs = medianMs(() => copy.set(data), reps);
-  const base = (name: string, ms: number) => ({
-    kind: "baseline",
-    method: name,
-    config_id: name,
+  const record = (kind: string, method: string, config_id: string, ms: number): BenchRecord => ({
+    kind,
+    method,
+    config_id,
     rows,
     cols,
     params: n,
@@ -43,27 +43,17 @@ export function benchQuant(opts: { rows: number; cols: number; reps: number; see
     mparams_s: n / ms / 1e3,
     vs_read_pass: readMs / ms,
   });
-  for (const r of [base("read_abs_sum", readMs), base("copy", copyMs)]) {
+  const report = (r: BenchRecord) => {
     emit(r);
     out.push(r);
-  }
+  };
+  report(record("baseline", "read_abs_sum", "read_abs_sum", readMs));
+  report(record("baseline", "copy", "copy", copyMs));
   for (const c of QUANT_BENCH_CONFIGS) {
     if (!QUANTIZERS.has(c.method)) continue;
     const q = getQuantizer(c.method);
     const ms = medianMs(() => void q.quantize(w, c), c.method === "hqq" ? Math.min(reps, 2) : reps);
-    const r = {
-      kind: "quantize",
-      method: c.method,
-      config_id: configId(c),
-      rows,
-      cols,
-      params: n,
-      ms,
-      mparams_s: n / ms / 1e3,
-      vs_read_pass: readMs / ms,
-    };
-    emit(r);
-    out.push(r);
+    report(record("quantize", c.method, configId(c), ms));
   }
   if (sink === 42) console.error(""); // keep the read pass from being optimised away
   table(out, ["kind", "config_id", "ms", "mparams_s", "vs_read_pass"]);
