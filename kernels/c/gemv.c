@@ -174,8 +174,10 @@ void sb_gemv_f32(const float *W, const float *X, float *Y, int64_t rows, int64_t
 
 /* ---- int8 × int8, per-64 scales ------------------------------------------------------ */
 
+/* Shared by the int8 and ternary-2-bit kernels: weights `w` (int8 codes or packed 2-bit codes),
+   per-group or per-row scales and weight sums, biased uint8 activations and their scales. */
 typedef struct {
-  const int8_t *q;
+  const void *w;
   const float *scale;
   const int32_t *wsum;
   const uint8_t *xu;
@@ -183,18 +185,18 @@ typedef struct {
   float *Y;
   int64_t rows, cp;
   int B;
-} i8_ctx;
+} int_ctx;
 
 /* VNNI: per 64 columns one vpdpbusd from zero, converted to float and scaled into a float
    accumulator, so the horizontal sum happens once per row; the +128 bias is removed at the end
    as Σ_g s_g·128·Σq_g. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const i8_ctx *c, int64_t r0, int64_t r1) {
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   const int64_t groups = c->cp / 64;
   if (c->B == 1) { /* the decode case: two float accumulators in registers */
     for (int64_t r = r0; r < r1; r++) {
       __m512 f0 = _mm512_setzero_ps(), f1 = f0;
       float bias = 0;
-      const int8_t *q = c->q + r * c->cp;
+      const int8_t *q = (const int8_t *)c->w + r * c->cp;
       const float *sc = c->scale + r * groups;
       const int32_t *ws = c->wsum + r * groups;
       int64_t g = 0;
@@ -223,7 +225,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(
     __m512 acc[MAXB];
     for (int b = 0; b < c->B; b++) acc[b] = _mm512_setzero_ps();
     float bias = 0;
-    const int8_t *q = c->q + r * c->cp;
+    const int8_t *q = (const int8_t *)c->w + r * c->cp;
     for (int64_t g = 0; g < groups; g++) {
       const float s = c->scale[r * groups + g];
       bias += s * 128.0f * (float)c->wsum[r * groups + g];
@@ -239,14 +241,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(
 }
 
 static void i8_rows(const void *p, int64_t r0, int64_t r1) {
-  const i8_ctx *c = p;
+  const int_ctx *c = p;
   if (level() == 2) return i8_rows_vnni(c, r0, r1);
   const int64_t groups = c->cp / 64;
   int32_t d[MAXB];
   for (int64_t r = r0; r < r1; r++) {
     float acc[MAXB] = {0};
     for (int64_t g = 0; g < groups; g++) {
-      dots(c->xu, c->cp, c->B, c->q + r * c->cp + g * 64, g * 64, 1, d);
+      dots(c->xu, c->cp, c->B, (const int8_t *)c->w + r * c->cp + g * 64, g * 64, 1, d);
       const float s = c->scale[r * groups + g];
       const int32_t bias = 128 * c->wsum[r * groups + g];
       for (int b = 0; b < c->B; b++) acc[b] += s * (float)(d[b] - bias);
@@ -257,24 +259,13 @@ static void i8_rows(const void *p, int64_t r0, int64_t r1) {
 
 void sb_gemv_int8(const int8_t *q, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx, float *Y,
                   int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  i8_ctx c = {q, scale, wsum, xu, sx, Y, rows, cp, B};
+  int_ctx c = {q, scale, wsum, xu, sx, Y, rows, cp, B};
   parallel_rows(i8_rows, &c, rows, threads);
 }
 
 /* ---- ternary, 2-bit packed ------------------------------------------------------------ */
 
-typedef struct {
-  const uint8_t *packed;
-  const float *scale;
-  const int32_t *wsum;
-  const uint8_t *xu;
-  const float *sx;
-  float *Y;
-  int64_t rows, cp;
-  int B;
-} t2_ctx;
-
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const t2_ctx *c, int64_t r0, int64_t r1) {
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   const int64_t bytes = c->cp / 4;
   const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
   if (c->B == 1) { /* the decode case: accumulators in registers, not a runtime-sized array */
@@ -283,7 +274,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(
     int32_t xsum = 0;
     for (int64_t k = 0; k < c->cp; k++) xsum += c->xu[k];
     for (int64_t r = r0; r < r1; r++) {
-      const uint8_t *pk = c->packed + r * bytes;
+      const uint8_t *pk = (const uint8_t *)c->w + r * bytes;
       __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
       for (int64_t blk = 0; blk < c->cp / 256; blk++) {
         _mm_prefetch((const char *)(pk + blk * 64 + 16 * bytes), _MM_HINT_T0); /* 16 rows ahead: hide DRAM latency */
@@ -301,7 +292,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(
     return;
   }
   for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *pk = c->packed + r * bytes;
+    const uint8_t *pk = (const uint8_t *)c->w + r * bytes;
     /* one accumulator per shift: four independent vpdpbusd chains instead of one */
     __m512i acc[MAXB][4];
     for (int b = 0; b < c->B; b++)
@@ -324,7 +315,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(
 }
 
 static void t2_rows(const void *p, int64_t r0, int64_t r1) {
-  const t2_ctx *c = p;
+  const int_ctx *c = p;
   if (level() == 2) return t2_rows_vnni(c, r0, r1);
   const int64_t bytes = c->cp / 4;
   int8_t w[256];
@@ -332,7 +323,7 @@ static void t2_rows(const void *p, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; r++) {
     int32_t tot[MAXB] = {0};
     for (int64_t blk = 0; blk < c->cp / 256; blk++) {
-      const uint8_t *pk = c->packed + r * bytes + blk * 64;
+      const uint8_t *pk = (const uint8_t *)c->w + r * bytes + blk * 64;
       for (int s = 0; s < 4; s++)
         for (int j = 0; j < 64; j++) w[s * 64 + j] = (int8_t)(((pk[j] >> (2 * s)) & 3) - 1);
       dots(c->xu, c->cp, c->B, w, blk * 256, 4, d);
@@ -344,7 +335,7 @@ static void t2_rows(const void *p, int64_t r0, int64_t r1) {
 
 void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  t2_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B};
+  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B};
   parallel_rows(t2_rows, &c, rows, threads);
 }
 
