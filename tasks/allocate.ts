@@ -5,7 +5,7 @@ import { InputError } from "../lib/errors.ts";
 import { ensureNative } from "../lib/kernels/native.ts";
 import { allocate, measureSensitivity } from "../lib/model/allocate.ts";
 import { heldoutBpb } from "../lib/model/bpb.ts";
-import { NeoxForward, parseNeoxConfig, type Weights } from "../lib/model/neox.ts";
+import { NeoxForward, parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
 import { nativeOps, tsOps } from "../lib/model/ops.ts";
 import { applyPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { configId, parseConfigId } from "../lib/sweep/grid.ts";
@@ -70,8 +70,7 @@ async function main(): Promise<void> {
   });
   const sensText = val.subarray(Math.max(0, val.length - sensBytes));
   const evalText = val.subarray(0, evalBytes);
-  const weights: Weights = new Map();
-  for (const t of src.tensors) weights.set(t.name, (await src.read(t.name)).data);
+  const weights = await readAllWeights(src);
   const lib = await ensureNative();
   const ops = lib ? nativeOps(lib) : tsOps;
   const layers2d = src.tensors.filter((t) => t.shape.length === 2).length;

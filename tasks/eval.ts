@@ -3,7 +3,7 @@ import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { ensureNative } from "../lib/kernels/native.ts";
 import { heldoutBpb } from "../lib/model/bpb.ts";
-import { NeoxForward, parseNeoxConfig, type Weights } from "../lib/model/neox.ts";
+import { NeoxForward, parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
 import { nativeOps, tsOps } from "../lib/model/ops.ts";
 import { applyPlan, readPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { parseConfigId } from "../lib/sweep/grid.ts";
@@ -57,8 +57,7 @@ async function main(): Promise<void> {
     throw new InputError(`${textPath}: cannot read the held-out text (give --text)`);
   }
   if (!f.all) text = text.subarray(0, bytes);
-  const weights: Weights = new Map();
-  for (const t of src.tensors) weights.set(t.name, (await src.read(t.name)).data);
+  const weights = await readAllWeights(src);
   const plan = f.config
     ? uniformPlan(src, parseConfigId(f.config))
     : f.plan

@@ -7,7 +7,7 @@
  * Matmuls go through DenseOps (C kernels on the hot path).
  */
 import { InputError } from "../errors.ts";
-import { openModel } from "../tensor/model.ts";
+import { type ModelSource, openModel } from "../tensor/model.ts";
 import { type DenseOps, transpose } from "./ops.ts";
 
 export interface NeoxConfig {
@@ -53,13 +53,17 @@ export function parseNeoxConfig(raw: Record<string, unknown>, where: string): Ne
   };
 }
 
+/** Every tensor of a model source, read as f32, by name. */
+export async function readAllWeights(src: ModelSource): Promise<Weights> {
+  const weights: Weights = new Map();
+  for (const t of src.tensors) weights.set(t.name, (await src.read(t.name)).data);
+  return weights;
+}
+
 /** Load config + all weights of a NeoX model folder. */
 export async function loadNeox(path: string): Promise<{ config: NeoxConfig; weights: Weights }> {
   const src = await openModel(path);
-  const config = parseNeoxConfig(src.config, path);
-  const weights: Weights = new Map();
-  for (const t of src.tensors) weights.set(t.name, (await src.read(t.name)).data);
-  return { config, weights };
+  return { config: parseNeoxConfig(src.config, path), weights: await readAllWeights(src) };
 }
 
 export class NeoxForward {

@@ -7,7 +7,7 @@
 import { ensureNative } from "../kernels/native.ts";
 import { heldoutBpb } from "../model/bpb.ts";
 import { Calibration } from "../model/calibration.ts";
-import { NeoxForward, parseNeoxConfig, type Weights } from "../model/neox.ts";
+import { NeoxForward, parseNeoxConfig, readAllWeights, type Weights } from "../model/neox.ts";
 import { nativeOps, tsOps } from "../model/ops.ts";
 import type { ModelSource } from "../tensor/model.ts";
 
@@ -34,8 +34,7 @@ export class ModelEffects {
     } catch {
       return null;
     }
-    const weights: Weights = new Map();
-    for (const t of src.tensors) weights.set(t.name, (await src.read(t.name)).data);
+    const weights = await readAllWeights(src);
     const lib = await ensureNative();
     const ops = lib ? nativeOps(lib) : tsOps;
     const model = new NeoxForward(config, weights, ops);
