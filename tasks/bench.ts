@@ -31,6 +31,8 @@ Flags:
   --layers G   layer globs for the coder suite (default every 2-D weight)
   --bytes N    eval suite: first N bytes of val.txt (default all)
   --shapes L   kernels suite: e.g. 4096x4096,1024x1024 (default the three above)
+  --backends L kernels suite: c, webgpu or c,webgpu (default both; webgpu runs the WGSL
+               int8/ternary2/ternary_base3 kernels on the first adapter, reported by name)
   -h, --help`;
 
 async function main(): Promise<void> {
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
     layers: { type: "string" },
     bytes: { type: "string" },
     shapes: { type: "string" },
+    backends: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   }, true);
   if (f.help || positionals.length === 0) {
@@ -76,7 +79,16 @@ async function main(): Promise<void> {
         return [Number(m[1]), Number(m[2])] as [number, number];
       })
       : DEFAULT_KERNEL_BENCH.shapes;
-    await benchKernels({ ...DEFAULT_KERNEL_BENCH, shapes, reps: int("reps", f.reps!) });
+    const backends = (f.backends ?? "c,webgpu").split(",").map((b) => b.trim());
+    for (const b of backends) {
+      if (b !== "c" && b !== "webgpu") throw new InputError(`--backends: '${b}' is not c or webgpu`);
+    }
+    await benchKernels({
+      ...DEFAULT_KERNEL_BENCH,
+      shapes,
+      reps: int("reps", f.reps!),
+      backends: backends as ("c" | "webgpu")[],
+    });
   }
 }
 

@@ -7,6 +7,7 @@
 #   fonts-dejavu-core      text in rendered PNG charts
 #   chromium               the HTML report test (headless, driven by playwright-core)
 #   jupyter-nbconvert, python3-nbclient   running the notebooks headless
+#   mesa-vulkan-drivers, libvulkan1       a WebGPU adapter (llvmpipe) for the WGSL kernels
 set -euo pipefail
 need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
@@ -16,6 +17,8 @@ command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 /usr/bin/python3 -c "import nbclient, nbformat" >/dev/null 2>&1 || need+=(python3-nbclient jupyter-nbconvert)
+ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' || need+=(libvulkan1)
 if [ ${#need[@]} -gt 0 ]; then
   echo "ensure_tools: installing ${need[*]} (apt-get)" >&2
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -5,12 +5,16 @@
  * enough copies of the prepared weights to exceed the last-level cache.
  * Reported: ms per GEMV, GB/s of weight bytes read, the fraction of the measured
  * bandwidth, and the speedup over the fp32 kernel measured in the same run.
+ * The WGSL kernels run on the WebGPU adapter, when there is one, against that
+ * adapter's own measured bandwidth; they carry the adapter's name and no
+ * speedup over the CPU's fp32 kernel (a different device).
  */
 import { cpuModel } from "../results/environment.ts";
 import { seededGaussian } from "../random.ts";
-import { type KernelName, KERNELS, type PreparedWeights } from "../kernels/formats.ts";
+import { type KernelName, KERNELS, type PreparedWeights, prepareWeights } from "../kernels/formats.ts";
 import { cGemv } from "../kernels/gemv.ts";
 import { ensureNative, type NativeLib } from "../kernels/native.ts";
+import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
 import { type BenchRecord, emit, table } from "./report.ts";
 
 export const LLC_BYTES = 32 * 2 ** 20;
@@ -39,9 +43,55 @@ export interface KernelBenchOptions {
   sparsities: number[];
   kernels: KernelName[];
   reps: number;
+  backends: ("c" | "webgpu")[];
 }
 
+type Variant = { kernel: KernelName; sparsity: number | null };
+
+function variantsOf(kernels: KernelName[], sparsities: number[]): Variant[] {
+  return kernels.flatMap((kernel): Variant[] =>
+    kernel === "sparse_ternary"
+      ? sparsities.map((sparsity) => ({ kernel, sparsity }))
+      : [{ kernel, sparsity: null as number | null }]
+  );
+}
+
+const benchWeights = (rows: number, cols: number) => ({
+  name: "bench",
+  rows,
+  cols,
+  data: seededGaussian(rows * cols, rows + cols, 0.02),
+});
+
+/** How many copies of `bytes` of weights together exceed 4× the LLC (at most 32). */
+const copiesFor = (bytes: number) => Math.min(32, Math.ceil((4 * LLC_BYTES) / bytes));
+
 export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]> {
+  const out: BenchRecord[] = [];
+  if (o.backends.includes("c")) out.push(...await benchC(o));
+  if (o.backends.includes("webgpu")) out.push(...await benchWebGpu(o));
+  table(out.filter((r) => r.kernel !== "stream_sum"), [
+    "backend",
+    "kernel",
+    "rows",
+    "cols",
+    "batch",
+    "threads",
+    "sparsity",
+    "ms",
+    "gbps",
+    "bw_fraction",
+    "speedup_vs_fp32",
+  ]);
+  for (const r of out.filter((r) => r.kernel === "stream_sum")) {
+    console.error(
+      `bandwidth (${r.backend}, ${r.adapter}, ${r.threads ?? "-"} thread(s)): ${Number(r.bw_gbps).toFixed(1)} GB/s`,
+    );
+  }
+  return out;
+}
+
+async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
   const lib = await ensureNative();
   if (!lib) throw new Error("the C kernels are not built (deno task build:kernels)");
   const cpu = cpuModel();
@@ -54,19 +104,15 @@ export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]
     out.push(r);
   }
   for (const [rows, cols] of o.shapes) {
-    const w = { name: "bench", rows, cols, data: seededGaussian(rows * cols, rows + cols, 0.02) };
-    const variants: { kernel: KernelName; sparsity: number | null }[] = [];
-    for (const k of o.kernels) {
-      if (k === "sparse_ternary") { for (const s of o.sparsities) variants.push({ kernel: k, sparsity: s }); }
-      else variants.push({ kernel: k, sparsity: null });
-    }
+    const w = benchWeights(rows, cols);
+    const variants = variantsOf(o.kernels, o.sparsities);
     const fp32Ms = new Map<string, number>();
     for (const v of variants) {
       const kern = cGemv(v.kernel, lib);
       const first = kern.prepare(w, v.sparsity ?? undefined);
       // copies of the prepared weights, together larger than 4× the LLC (the first copy included)
       const copies: PreparedWeights[] = [first];
-      const need = Math.min(32, Math.ceil((4 * LLC_BYTES) / first.bytes));
+      const need = copiesFor(first.bytes);
       for (let i = 1; i < need; i++) copies.push(structuredClone(first));
       for (const batch of o.batches) {
         const x = seededGaussian(batch * cols, 7, 1), y = new Float32Array(batch * rows);
@@ -105,19 +151,59 @@ export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]
       }
     }
   }
-  table(out.filter((r) => r.kernel !== "stream_sum"), [
-    "kernel",
-    "rows",
-    "cols",
-    "batch",
-    "threads",
-    "sparsity",
-    "ms",
-    "gbps",
-    "bw_fraction",
-    "speedup_vs_fp32",
-  ]);
-  console.error(`bandwidth: ${[...bw].map(([t, g]) => `${t} thread(s) ${g.toFixed(1)} GB/s`).join(", ")} (${cpu})`);
+  return out;
+}
+
+async function benchWebGpu(o: KernelBenchOptions): Promise<BenchRecord[]> {
+  const gpu = await WebGpuRunner.open();
+  if (!gpu) {
+    console.error("bench kernels: no WebGPU adapter (install mesa-vulkan-drivers for llvmpipe); webgpu skipped");
+    return [];
+  }
+  const out: BenchRecord[] = [];
+  const base = { backend: "webgpu", adapter: gpu.adapterName, fallback_adapter: gpu.isFallbackAdapter };
+  const bw = await gpu.measureBandwidth();
+  const probe: BenchRecord = { ...base, kernel: "stream_sum", threads: null, bw_gbps: bw };
+  emit(probe);
+  out.push(probe);
+  try {
+    for (const [rows, cols] of o.shapes) {
+      const w = benchWeights(rows, cols);
+      for (const v of variantsOf(o.kernels, o.sparsities)) {
+        if (!WEBGPU_KERNELS.includes(v.kernel as WebGpuKernelName)) continue;
+        const p = prepareWeights(v.kernel, w, v.sparsity ?? undefined);
+        const copies: GpuWeights[] = Array.from({ length: copiesFor(p.bytes) }, () => gpu.upload(p));
+        for (const batch of o.batches) {
+          const x = seededGaussian(batch * cols, 7, 1);
+          const times: number[] = [];
+          for (let rep = 0; rep < Math.min(o.reps, 3); rep++) times.push(await gpu.timeGemv(copies, x, batch, 2));
+          const ms = median(times), gbps = p.bytes / ms / 1e6;
+          const r: BenchRecord = {
+            ...base,
+            kernel: v.kernel,
+            rows,
+            cols,
+            batch,
+            threads: null,
+            sparsity: v.sparsity,
+            ms,
+            gbps,
+            bw_gbps: bw,
+            bw_fraction: gbps / bw,
+            speedup_vs_fp32: null, // no fp32 WGSL kernel; the CPU's fp32 is another device
+            weight_bytes: p.bytes,
+            copies: copies.length,
+            timing: "wall clock of one submit (dispatch overhead included)",
+          };
+          emit(r);
+          out.push(r);
+        }
+        for (const c of copies) gpu.release(c);
+      }
+    }
+  } finally {
+    gpu.destroy();
+  }
   return out;
 }
 
@@ -128,4 +214,5 @@ export const DEFAULT_KERNEL_BENCH: KernelBenchOptions = {
   sparsities: [0.5, 0.8, 0.9, 0.95],
   kernels: [...KERNELS],
   reps: 5,
+  backends: ["c", "webgpu"],
 };

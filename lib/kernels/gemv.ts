@@ -14,25 +14,38 @@ export const MAX_BATCH = 16;
 
 export interface GemvKernel {
   name: KernelName;
-  backend: "c" | "ts";
+  backend: "c" | "ts" | "webgpu";
   prepare(w: WeightMatrix, sparsity?: number): PreparedWeights;
+  run(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number, threads?: number): void | Promise<void>;
+}
+
+/** A kernel that finishes before `run` returns (C and TS; WebGPU's run is a promise). */
+export interface SyncGemvKernel extends GemvKernel {
+  backend: "c" | "ts";
   run(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number, threads?: number): void;
 }
 
-function checkArgs(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number): void {
+/** A kernel whose work finishes when the promise does (WebGPU). */
+export interface AsyncGemvKernel extends GemvKernel {
+  backend: "webgpu";
+  run(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number, threads?: number): Promise<void>;
+}
+
+/** Shape checks shared by every backend. */
+export function checkGemvArgs(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number): void {
   if (!(batch >= 1 && batch <= MAX_BATCH)) throw new InputError(`batch ${batch} outside 1..${MAX_BATCH}`);
   if (x.length !== batch * p.cols) throw new InputError(`x has ${x.length} values, expected ${batch} x ${p.cols}`);
   if (y.length !== batch * p.rows) throw new InputError(`y has ${y.length} values, expected ${batch} x ${p.rows}`);
 }
 
 /** The TypeScript reference for a kernel format. */
-export function tsGemv(name: KernelName): GemvKernel {
+export function tsGemv(name: KernelName): SyncGemvKernel {
   return {
     name,
     backend: "ts",
     prepare: (w, sparsity) => prepareWeights(name, w, sparsity),
     run(p, x, y, batch) {
-      checkArgs(p, x, y, batch);
+      checkGemvArgs(p, x, y, batch);
       const integer = name === "int8" || name === "ternary2" || name === "ternary_base3";
       const xs = integer ? quantizeActivations(x, batch, p.cols, p.cp).dequantized : x;
       for (let b = 0; b < batch; b++) {
@@ -47,13 +60,13 @@ export function tsGemv(name: KernelName): GemvKernel {
 }
 
 /** The C kernel for a format (kernels/c/gemv.c via FFI). */
-export function cGemv(name: KernelName, lib: NativeLib): GemvKernel {
+export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
   return {
     name,
     backend: "c",
     prepare: (w, sparsity) => prepareWeights(name, w, sparsity),
     run(p, x, y, batch, threads = 1) {
-      checkArgs(p, x, y, batch);
+      checkGemvArgs(p, x, y, batch);
       const rows = BigInt(p.rows);
       if (name === "fp32") return lib.sb_gemv_f32(p.f32!, x, y, rows, BigInt(p.cols), batch, threads);
       if (name === "sparse_ternary") {
