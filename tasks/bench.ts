@@ -2,6 +2,7 @@
 import { benchCoder } from "../lib/bench/coder.ts";
 import { benchEval } from "../lib/bench/eval.ts";
 import { benchKernels, DEFAULT_KERNEL_BENCH } from "../lib/bench/kernels.ts";
+import { type KernelName, KERNELS } from "../lib/kernels/formats.ts";
 import { benchQuant } from "../lib/bench/quant.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
@@ -17,7 +18,7 @@ Suites:
   coder    per layer of a model: entropy, coded size, zstd -19 / xz -9e sizes, and
            TS / C / zstd decode speeds (needs Debian zstd and xz-utils)
   kernels  measured read bandwidth, then every GEMV kernel (fp32, int8, ternary2,
-           ternary_base3, sparse_ternary) at 4096x4096, 11008x4096, 4096x11008,
+           ternary_base3, sparse_ternary, coded_ternary) at 4096x4096, 11008x4096, 4096x11008,
            batch 1 and 8, 1 and N threads, weights DRAM-resident
   eval     fp32 held-out eval by subbit and by PyTorch (when /usr/bin/python3 has torch),
            same windows, one run
@@ -31,6 +32,7 @@ Flags:
   --layers G   layer globs for the coder suite (default every 2-D weight)
   --bytes N    eval suite: first N bytes of val.txt (default all)
   --shapes L   kernels suite: e.g. 4096x4096,1024x1024 (default the three above)
+  --kernels L  kernels suite: a subset, e.g. fp32,ternary2,coded_ternary (default all)
   --backends L kernels suite: c, webgpu or c,webgpu (default both; webgpu runs the WGSL
                int8/ternary2/ternary_base3 kernels on the first adapter, reported by name)
   -h, --help`;
@@ -46,6 +48,7 @@ async function main(): Promise<void> {
     bytes: { type: "string" },
     shapes: { type: "string" },
     backends: { type: "string" },
+    kernels: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   }, true);
   if (f.help || positionals.length === 0) {
@@ -83,8 +86,15 @@ async function main(): Promise<void> {
     for (const b of backends) {
       if (b !== "c" && b !== "webgpu") throw new InputError(`--backends: '${b}' is not c or webgpu`);
     }
+    const kernels = f.kernels ? f.kernels.split(",").map((k) => k.trim()) : DEFAULT_KERNEL_BENCH.kernels;
+    for (const k of kernels) {
+      if (!(KERNELS as readonly string[]).includes(k)) {
+        throw new InputError(`--kernels: '${k}' is not one of ${KERNELS.join(", ")}`);
+      }
+    }
     await benchKernels({
       ...DEFAULT_KERNEL_BENCH,
+      kernels: kernels as KernelName[],
       shapes,
       reps: int("reps", f.reps!),
       backends: backends as ("c" | "webgpu")[],

@@ -24,112 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAXB 16
+#include "gemv_common.h"
 
-static int cpu_level = -1; /* 2 = avx512 vnni, 1 = avx2, 0 = scalar */
-static int level(void) {
-  if (cpu_level < 0) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) cpu_level = 2;
-    else if (__builtin_cpu_supports("avx2")) cpu_level = 1;
-    else cpu_level = 0;
-  }
-  return cpu_level;
-}
+int sb_cpu_level = -1;
 
 /* 0 scalar, 1 avx2, 2 avx512-vnni; a negative argument reports the detected level, else forces it (≤ detected). */
 int32_t sb_gemv_level(int32_t force) {
   int l = level();
-  if (force >= 0 && force <= l) cpu_level = force;
-  return cpu_level;
-}
-
-/* ---- int8 dot products of 64 bytes: acc += Σ u8[i]·s8[i] ---------------------------- */
-
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __m512i dot64_vnni(__m512i acc, const uint8_t *u,
-                                                                                          __m512i w) {
-  return _mm512_dpbusd_epi32(acc, _mm512_loadu_si512((const void *)u), w);
-}
-
-__attribute__((target("avx2"))) static inline int32_t dot64_avx2(const uint8_t *u, const int8_t *w) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc = _mm256_setzero_si256();
-  for (int h = 0; h < 64; h += 32) {
-    __m256i a = _mm256_loadu_si256((const __m256i *)(u + h)), b = _mm256_loadu_si256((const __m256i *)(w + h));
-    /* u8·s8 pairs summed to s16 (saturating: |x+128|·|w| ≤ 255·127·2 < 2^16 only for |w|≤64;
-       int8 weights can reach 127, so split the unsigned side into two 7-bit halves) */
-    __m256i lo = _mm256_and_si256(a, _mm256_set1_epi8(0x7f));
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(a, 7), _mm256_set1_epi8(1));
-    __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, b), ones);
-    __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, b), ones);
-    acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, _mm256_slli_epi32(phi, 7)));
-  }
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
-}
-
-static inline int32_t dot64_scalar(const uint8_t *u, const int8_t *w) {
-  int32_t s = 0;
-  for (int i = 0; i < 64; i++) s += (int32_t)u[i] * w[i];
-  return s;
-}
-
-/* Σ over 64-byte chunks of u8·s8 for B tokens: xu is [B × cp], w is one row's int8 run of n64·64 bytes. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dots_vnni(const uint8_t *xu, int64_t cp, int B,
-                                                                              const int8_t *w, int64_t k0, int64_t n64,
-                                                                              int32_t *out) {
-  __m512i acc[MAXB];
-  for (int b = 0; b < B; b++) acc[b] = _mm512_setzero_si512();
-  for (int64_t c = 0; c < n64; c++) {
-    __m512i wv = _mm512_loadu_si512((const void *)(w + c * 64));
-    for (int b = 0; b < B; b++) acc[b] = dot64_vnni(acc[b], xu + b * cp + k0 + c * 64, wv);
-  }
-  for (int b = 0; b < B; b++) out[b] = _mm512_reduce_add_epi32(acc[b]);
-}
-
-static void dots(const uint8_t *xu, int64_t cp, int B, const int8_t *w, int64_t k0, int64_t n64, int32_t *out) {
-  int l = level();
-  if (l == 2) return dots_vnni(xu, cp, B, w, k0, n64, out);
-  for (int b = 0; b < B; b++) {
-    int32_t s = 0;
-    for (int64_t c = 0; c < n64; c++) s += l == 1 ? dot64_avx2(xu + b * cp + k0 + c * 64, w + c * 64)
-                                               : dot64_scalar(xu + b * cp + k0 + c * 64, w + c * 64);
-    out[b] = s;
-  }
-}
-
-/* ---- row-parallel driver ------------------------------------------------------------- */
-
-typedef void (*row_fn)(const void *ctx, int64_t r0, int64_t r1);
-typedef struct {
-  row_fn fn;
-  const void *ctx;
-  int64_t r0, r1;
-} row_job;
-
-static void *row_thread(void *p) {
-  row_job *j = p;
-  j->fn(j->ctx, j->r0, j->r1);
-  return NULL;
-}
-
-static void parallel_rows(row_fn fn, const void *ctx, int64_t rows, int threads) {
-  if (threads < 1) threads = 1;
-  if (threads > 64) threads = 64;
-  row_job jobs[64];
-  pthread_t tid[64];
-  int started = 0;
-  int64_t per = (rows + threads - 1) / threads;
-  for (int i = 0; i < threads; i++) {
-    int64_t r0 = i * per, r1 = r0 + per < rows ? r0 + per : rows;
-    if (r0 >= rows) break;
-    jobs[i] = (row_job){fn, ctx, r0, r1};
-    if (i == threads - 1 || r1 == rows || pthread_create(&tid[started], NULL, row_thread, &jobs[i]) != 0) fn(ctx, r0, r1);
-    else started++;
-  }
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  if (force >= 0 && force <= l) sb_cpu_level = force;
+  return sb_cpu_level;
 }
 
 /* ---- fp32 ---------------------------------------------------------------------------- */

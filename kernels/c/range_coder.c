@@ -7,22 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOP (1ULL << 40)
-#define SPAN (1ULL << 48)
-#define TOTAL_BITS 16
-#define TOTAL (1u << TOTAL_BITS)
+#include "range_decoder.h"
 
-/* ⌊n / d⌋ with a 64-by-32-bit divide (x86 divl), cheaper than a 64-bit one. Safe here: the decoder
-   keeps code < 2^48 and r = range >> 16 ≥ 2^24, so the quotient is < 2^24 and never overflows. */
-static inline uint32_t div_64_32(uint64_t n, uint32_t d) {
-#if defined(__x86_64__)
-  uint32_t q, rem;
-  __asm__("divl %4" : "=a"(q), "=d"(rem) : "a"((uint32_t)n), "d"((uint32_t)(n >> 32)), "rm"(d));
-  return q;
-#else
-  return (uint32_t)(n / d);
-#endif
-}
+#define TOP RC_TOP
+#define SPAN RC_SPAN
+#define TOTAL_BITS RC_TOTAL_BITS
+#define TOTAL RC_TOTAL
 
 typedef struct {
   uint64_t low, range, cache_size;
@@ -83,40 +73,14 @@ int32_t sb_rc_decode_static(const uint8_t *in, int64_t len, int64_t n, const uin
   uint8_t *sym_of = malloc(TOTAL); /* per call, so concurrent decodes never share it */
   if (!sym_of) return -2;
   for (int s = 0; s < levels; s++) memset(sym_of + cum[s], s, cum[s + 1] - cum[s]);
-  *where = 0;
-  if (len < 7 || in[0] != 0) {
-    free(sym_of);
-    return len < 7 ? -1 : -2;
-  }
-  int64_t pos = 1, overrun = 0;
-  uint64_t code = 0, range = SPAN - 1;
-  for (int k = 0; k < 6; k++) code = (code << 8) | in[pos++];
-  for (int64_t i = 0; i < n; i++) {
-    uint64_t r = range >> TOTAL_BITS;
-    uint64_t v = div_64_32(code, (uint32_t)r);
-    if (v >= TOTAL) v = TOTAL - 1;
-    uint32_t s = sym_of[v];
-    code -= r * cum[s];
-    range = r * freq[s];
-    if (code >= range) {
-      *where = pos;
-      free(sym_of);
-      return -2;
-    }
-    while (range < TOP) {
-      uint8_t b = 0;
-      if (pos < len) b = in[pos++];
-      else if (++overrun > 6) {
-        *where = len;
-        free(sym_of);
-        return -1;
-      }
-      code = (code << 8) | b;
-      range <<= 8;
-    }
-    out[i] = (uint8_t)s;
+  rc_dec d;
+  int status = rc_dec_init(&d, in, len);
+  for (int64_t i = 0; i < n && status == 0; i++) {
+    uint32_t sym = sym_of[rc_dec_target(&d)];
+    status = rc_dec_consume(&d, cum[sym], freq[sym]);
+    out[i] = (uint8_t)sym;
   }
   free(sym_of);
-  *where = pos;
-  return 0;
+  *where = status == RC_TRUNCATED ? len : d.pos;
+  return status;
 }

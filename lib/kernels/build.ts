@@ -15,10 +15,11 @@ export function libraryPath(variant: Variant): string {
   return `${KERNEL_BUILD}/libsubbit_${variant}.so`;
 }
 
-async function sources(): Promise<string[]> {
+/** The kernel sources with the given suffix (".c" compiled; ".h" only for the up-to-date check). */
+async function sources(suffix = ".c"): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(KERNEL_SRC)) {
-    if (e.isFile && e.name.endsWith(".c")) out.push(`${KERNEL_SRC}/${e.name}`);
+    if (e.isFile && e.name.endsWith(suffix)) out.push(`${KERNEL_SRC}/${e.name}`);
   }
   return out.sort();
 }
@@ -41,7 +42,7 @@ export interface BuildResult {
 export async function buildKernels(opts: { force?: boolean } = {}): Promise<BuildResult[]> {
   const srcs = await sources();
   await Deno.mkdir(KERNEL_BUILD, { recursive: true });
-  const newest = Math.max(...(await Promise.all(srcs.map(mtime))));
+  const newest = Math.max(...(await Promise.all([...srcs, ...await sources(".h")].map(mtime))));
   const results: BuildResult[] = [];
   for (const [variant, flags] of Object.entries(VARIANTS) as [Variant, readonly string[]][]) {
     const lib = libraryPath(variant);

@@ -6,13 +6,17 @@
  *             blocks of 64 bytes, byte j holding columns j, j+64, j+128, j+192
  *   base3     the same ternary weights, 5 trits per byte: Σ (w_i+1)·3^i
  *   sparse    the positions of the +1 and −1 weights of each row (CSR, uint16 columns)
+ *   coded     the same ternary codes, static order-0 range-coded (lib/coding) in
+ *             independent chunks of CODED_CHUNK_ROWS rows, decoded per GEMV
  * Activations: int8 per token with scale absmax/127, stored biased (+128) as uint8.
  */
 import { InputError } from "../errors.ts";
 import { getQuantizer } from "../quant/mod.ts";
 import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
+import { staticOrder0 } from "../coding/static_order0.ts";
+import { readVarint } from "../coding/varint.ts";
 
-export const KERNELS = ["fp32", "int8", "ternary2", "ternary_base3", "sparse_ternary"] as const;
+export const KERNELS = ["fp32", "int8", "ternary2", "ternary_base3", "sparse_ternary", "coded_ternary"] as const;
 export type KernelName = (typeof KERNELS)[number];
 
 export interface PreparedWeights {
@@ -35,7 +39,16 @@ export interface PreparedWeights {
   pos?: Uint16Array;
   negOff?: Int32Array;
   neg?: Uint16Array;
+  coded?: Uint8Array;
+  /** Byte offsets of the coded chunks (chunks + 1 entries). */
+  chunkOff?: BigInt64Array;
+  /** Per chunk, the three symbol frequencies (summing to 2^16). */
+  chunkFreq?: Uint32Array;
+  chunkRows?: number;
 }
+
+/** Rows per independently coded chunk of a coded_ternary layer (the unit threads split). */
+export const CODED_CHUNK_ROWS = 16;
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
@@ -130,6 +143,7 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
       wsum,
     };
   }
+  if (kernel === "coded_ternary") return codedTernary(w, t);
   const posOff = new Int32Array(rows + 1), negOff = new Int32Array(rows + 1);
   const pos: number[] = [], neg: number[] = [];
   for (let r = 0; r < rows; r++) {
@@ -152,6 +166,41 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
     pos: Uint16Array.from(pos),
     negOff,
     neg: Uint16Array.from(neg),
+    scale: t.scale,
+  };
+}
+
+/** Range-code the ternary codes chunk by chunk with the registered static order-0 coder. */
+function codedTernary(
+  w: WeightMatrix,
+  t: { sym: Uint8Array; scale: Float32Array; deq: Float32Array },
+): PreparedWeights {
+  const { rows, cols } = w;
+  const chunks = Math.ceil(rows / CODED_CHUNK_ROWS);
+  const parts: Uint8Array[] = [], chunkOff = new BigInt64Array(chunks + 1), chunkFreq = new Uint32Array(3 * chunks);
+  let total = 0;
+  for (let c = 0; c < chunks; c++) {
+    const r0 = c * CODED_CHUNK_ROWS, r1 = Math.min(rows, r0 + CODED_CHUNK_ROWS);
+    const bytes = staticOrder0.encode(t.sym.subarray(r0 * cols, r1 * cols), 3, cols);
+    let pos = 0; // the stream opens with the three frequencies as varints, then the range-coded payload
+    for (let s = 0; s < 3; s++) [chunkFreq[3 * c + s], pos] = readVarint(bytes, pos, "coded_ternary");
+    parts.push(bytes.subarray(pos));
+    total += bytes.length - pos;
+    chunkOff[c + 1] = BigInt(total);
+  }
+  const coded = new Uint8Array(total);
+  for (let c = 0; c < chunks; c++) coded.set(parts[c], Number(chunkOff[c]));
+  return {
+    kernel: "coded_ternary",
+    rows,
+    cols,
+    cp: roundUp(cols, 64),
+    bytes: total + chunkOff.byteLength + chunkFreq.byteLength + 4 * rows,
+    dequantized: t.deq,
+    coded,
+    chunkOff,
+    chunkFreq,
+    chunkRows: CODED_CHUNK_ROWS,
     scale: t.scale,
   };
 }

@@ -46,7 +46,7 @@ export function tsGemv(name: KernelName): SyncGemvKernel {
     prepare: (w, sparsity) => prepareWeights(name, w, sparsity),
     run(p, x, y, batch) {
       checkGemvArgs(p, x, y, batch);
-      const integer = name === "int8" || name === "ternary2" || name === "ternary_base3";
+      const integer = name !== "fp32" && name !== "sparse_ternary";
       const xs = integer ? quantizeActivations(x, batch, p.cols, p.cp).dequantized : x;
       for (let b = 0; b < batch; b++) {
         for (let r = 0; r < p.rows; r++) {
@@ -92,6 +92,32 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
       const a = scratch.scratch;
       const cp = BigInt(p.cp);
       lib.sb_quantize_acts(x, batch, BigInt(p.cols), cp, a.xu, a.sx);
+      if (name === "coded_ternary") {
+        const bad = new BigInt64Array(1);
+        const rc = lib.sb_gemv_coded_ternary(
+          p.coded!,
+          p.chunkOff!,
+          p.chunkFreq!,
+          BigInt(p.chunkRows!),
+          p.scale!,
+          a.xu,
+          a.sx,
+          y,
+          rows,
+          BigInt(p.cols),
+          cp,
+          batch,
+          threads,
+          bad,
+        );
+        if (rc !== 0) {
+          const at = p.chunkOff![Number(bad[0])];
+          throw new InputError(
+            `coded_ternary: ${rc === -1 ? "truncated" : "corrupt"} stream in chunk ${bad[0]} (byte offset ${at})`,
+          );
+        }
+        return;
+      }
       if (name === "int8") return lib.sb_gemv_int8(p.q!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);
       if (name === "ternary2") {
         return lib.sb_gemv_ternary2(p.packed!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);

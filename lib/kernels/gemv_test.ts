@@ -43,7 +43,7 @@ function compare(
 
 Deno.test({
   name:
-    "GEMV kernels (fp32, int8, ternary2, base3, sparse) equal the TS reference: random ragged shapes, batches, threads, every CPU path",
+    "GEMV kernels (fp32, int8, ternary2, base3, sparse, coded) equal the TS reference: random ragged shapes, batches, threads, every CPU path",
   ignore: !lib,
   fn() {
     const top = lib!.sb_gemv_level(-1);
@@ -110,5 +110,36 @@ Deno.test({
       const want = a.reduce((x, y) => x + y, 0);
       for (const t of [1, 2, 5]) assert.equal(lib!.sb_stream_sum(a, BigInt(n), t), want, `n=${n} t=${t}`);
     }
+  },
+});
+
+Deno.test({
+  name: "coded_ternary: a corrupt or truncated chunk is an error naming the chunk and byte offset, never a crash",
+  ignore: !lib,
+  fn() {
+    const rows = 40, cols = 200;
+    const w = { name: "w", rows, cols, data: seededGaussian(rows * cols, 3, 0.05) };
+    const k = cGemv("coded_ternary", lib!), p = k.prepare(w);
+    assert.equal(p.chunkOff!.length, Math.ceil(rows / 16) + 1);
+    const x = seededGaussian(cols, 4, 1), y = new Float32Array(rows);
+    k.run(p, x, y, 1); // intact
+    const bad = { ...p, coded: p.coded!.slice() };
+    bad.coded[Number(p.chunkOff![1])] = 1; // a chunk stream's first byte is always 0
+    assert.throws(() => k.run(bad, x, y, 1, 2), /corrupt stream in chunk 1 \(byte offset \d+\)/);
+    const cut = { ...p, chunkOff: p.chunkOff!.slice() };
+    cut.chunkOff[2] = cut.chunkOff[1] + 3n; // chunk 1 cut to 3 bytes
+    assert.throws(() => k.run(cut, x, y, 1), /truncated stream in chunk 1/);
+    fc.assert(
+      fc.property(fc.nat(p.coded!.length - 1), fc.integer({ min: 1, max: 255 }), (at, flip) => {
+        const noisy = { ...p, coded: p.coded!.slice() };
+        noisy.coded[at] ^= flip;
+        try {
+          k.run(noisy, x, y, 1); // a flip may decode to other symbols: only no crash, no hang
+        } catch (e) {
+          assert.match(String(e), /coded_ternary: (corrupt|truncated) stream in chunk \d+/);
+        }
+      }),
+      { numRuns: 200 },
+    );
   },
 });
