@@ -63,24 +63,59 @@ int64_t sb_rc_encode_static(const uint8_t *sym, int64_t n, const uint32_t *freq,
   return e.pos;
 }
 
+/* Small alphabets: the symbol is the number of cumulative bounds ≤ v, K compares (bounds past the
+   alphabet are 2^16, never reached), no 64 KB table to miss in. One copy per K keeps the dependency
+   chain code → v → s → cum[s] → code as short as the alphabet allows. */
+#define DECODE_SMALL(K)                                                                                   \
+  static int decode_small_##K(rc_dec *d, int64_t n, const uint32_t *cum, const uint32_t *freq, uint8_t *out) { \
+    uint32_t c[K];                                                                                      \
+    for (int j = 0; j < K; j++) c[j] = cum[j + 1];                                                      \
+    int status = 0;                                                                                     \
+    for (int64_t i = 0; i < n && status == 0; i++) {                                                   \
+      const uint32_t v = rc_dec_target(d);                                                              \
+      uint32_t s = 0;                                                                                   \
+      for (int j = 0; j < K; j++) s += v >= c[j];                                                       \
+      status = rc_dec_consume(d, cum[s], freq[s]);                                                      \
+      out[i] = (uint8_t)s;                                                                              \
+    }                                                                                                   \
+    return status;                                                                                      \
+  }
+DECODE_SMALL(1)
+DECODE_SMALL(2)
+DECODE_SMALL(4)
+DECODE_SMALL(7)
+
+static int decode_table(rc_dec *d, int64_t n, const uint32_t *cum, const uint32_t *freq, int levels, uint8_t *out) {
+  uint8_t *sym_of = malloc(TOTAL); /* per call, so concurrent decodes never share it */
+  if (!sym_of) return RC_CORRUPT;
+  for (int s = 0; s < levels; s++) memset(sym_of + cum[s], s, cum[s + 1] - cum[s]);
+  int status = 0;
+  for (int64_t i = 0; i < n && status == 0; i++) {
+    const uint32_t s = sym_of[rc_dec_target(d)];
+    status = rc_dec_consume(d, cum[s], freq[s]);
+    out[i] = (uint8_t)s;
+  }
+  free(sym_of);
+  return status;
+}
+
 /* Decode n symbols. Returns 0 on success, -1 if the stream is truncated, -2 if
  * it is corrupt; *where receives the byte offset reached. */
 int32_t sb_rc_decode_static(const uint8_t *in, int64_t len, int64_t n, const uint32_t *freq, int32_t levels,
                             uint8_t *out, int64_t *where) {
-  uint32_t cum[257];
+  uint32_t cum[257], f[256];
   cum[0] = 0;
-  for (int s = 0; s < levels; s++) cum[s + 1] = cum[s] + freq[s];
-  uint8_t *sym_of = malloc(TOTAL); /* per call, so concurrent decodes never share it */
-  if (!sym_of) return -2;
-  for (int s = 0; s < levels; s++) memset(sym_of + cum[s], s, cum[s + 1] - cum[s]);
+  for (int s = 0; s < levels; s++) cum[s + 1] = cum[s] + freq[s], f[s] = freq[s];
+  for (int s = levels; s < 8; s++) cum[s + 1] = TOTAL, f[s] = 0;
   rc_dec d;
   int status = rc_dec_init(&d, in, len);
-  for (int64_t i = 0; i < n && status == 0; i++) {
-    uint32_t sym = sym_of[rc_dec_target(&d)];
-    status = rc_dec_consume(&d, cum[sym], freq[sym]);
-    out[i] = (uint8_t)sym;
+  if (status == 0) {
+    if (levels <= 2) status = decode_small_1(&d, n, cum, f, out);
+    else if (levels <= 3) status = decode_small_2(&d, n, cum, f, out);
+    else if (levels <= 5) status = decode_small_4(&d, n, cum, f, out);
+    else if (levels <= 8) status = decode_small_7(&d, n, cum, f, out);
+    else status = decode_table(&d, n, cum, f, levels, out);
   }
-  free(sym_of);
   *where = status == RC_TRUNCATED ? len : d.pos;
   return status;
 }

@@ -3,6 +3,8 @@
  * our coded size (best model), zstd -19 and xz -9e sizes of the same symbols
  * packed 2 bits each (4 bits for > 4 levels), and decode/encode speeds of the
  * TypeScript and C static order-0 coders and of zstd, all measured in one run.
+ * The C decoder writes into a reused buffer (c_decode_msym_s), as `zstd -b`
+ * does for zstd; c_decode_alloc_msym_s allocates a fresh one per call.
  */
 import { codeBest } from "../coding/mod.ts";
 import { staticOrder0C, staticOrder0Ts } from "../coding/static_order0.ts";
@@ -52,6 +54,7 @@ export async function benchCoder(opts: { model: string; layers?: string; configs
       const packed = packSymbols(q.symbols, q.levels <= 4 ? 2 : 4);
       const symbolsPerByte = n / packed.length;
       const c = lib ? staticOrder0C(lib) : null;
+      const dest = new Uint8Array(n);
       const rec: BenchRecord = {
         layer: info.name,
         config_id: id,
@@ -63,7 +66,9 @@ export async function benchCoder(opts: { model: string; layers?: string; configs
         zstd_bits: 8 * (await zstdSize(packed)),
         xz_bits: 8 * (await xzSize(packed)),
         ts_decode_msym_s: msymPerS(n, () => staticOrder0Ts.decode(stream, n, q.levels, w.cols)),
-        c_decode_msym_s: c ? msymPerS(n, () => c.decode(stream, n, q.levels, w.cols)) : null,
+        // into a reused buffer, as zstd -b measures zstd; with a fresh buffer per call (page faults) beside it
+        c_decode_msym_s: c ? msymPerS(n, () => c.decodeInto(stream, dest, q.levels)) : null,
+        c_decode_alloc_msym_s: c ? msymPerS(n, () => c.decode(stream, n, q.levels, w.cols)) : null,
         zstd_decode_msym_s: (await zstdDecodeMBs(packed)) * symbolsPerByte,
         c_encode_msym_s: c ? msymPerS(n, () => c.encode(q.symbols, q.levels, w.cols)) : null,
       };

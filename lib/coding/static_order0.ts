@@ -96,8 +96,25 @@ export const staticOrder0Ts: Coder = {
   },
 };
 
+/** A coder that can also decode into a caller's buffer (no allocation, as a loader filling a tensor does). */
+export interface IntoCoder extends Coder {
+  decodeInto(bytes: Uint8Array, out: Uint8Array, levels: number, what?: string): Uint8Array;
+}
+
 /** The C fast path (kernels/c/range_coder.c) through FFI; null when the library is not built. */
-export function staticOrder0C(lib: NativeLib): Coder {
+export function staticOrder0C(lib: NativeLib): IntoCoder {
+  const decodeInto = (bytes: Uint8Array, out: Uint8Array, levels: number, what = "stream"): Uint8Array => {
+    const { freq, pos, sum } = readTable(bytes, levels, what);
+    if (out.length === 0) return out;
+    if (sum !== MAX_TOTAL) throw new InputError(`${what}: corrupt frequency table (sums to ${sum}, not ${MAX_TOTAL})`);
+    const where = new BigInt64Array(1);
+    const body = bytes.subarray(pos);
+    const rc = lib.sb_rc_decode_static(body, BigInt(body.length), BigInt(out.length), freq, levels, out, where);
+    const at = pos + Number(where[0]);
+    if (rc === -1) throw new InputError(`${what}: coded stream truncated at byte offset ${at}`);
+    if (rc !== 0) throw new InputError(`${what}: corrupt coded stream near byte offset ${at}`);
+    return out;
+  };
   return {
     id: "static_o0",
     accepts: () => true,
@@ -111,21 +128,8 @@ export function staticOrder0C(lib: NativeLib): Coder {
         cap = n;
       }
     },
-    decode(bytes: Uint8Array, count: number, levels: number, _cols: number, what = "stream"): Uint8Array {
-      const { freq, pos, sum } = readTable(bytes, levels, what);
-      const out = new Uint8Array(count);
-      if (count === 0) return out;
-      if (sum !== MAX_TOTAL) {
-        throw new InputError(`${what}: corrupt frequency table (sums to ${sum}, not ${MAX_TOTAL})`);
-      }
-      const where = new BigInt64Array(1);
-      const body = bytes.subarray(pos);
-      const rc = lib.sb_rc_decode_static(body, BigInt(body.length), BigInt(count), freq, levels, out, where);
-      const at = pos + Number(where[0]);
-      if (rc === -1) throw new InputError(`${what}: coded stream truncated at byte offset ${at}`);
-      if (rc !== 0) throw new InputError(`${what}: corrupt coded stream near byte offset ${at}`);
-      return out;
-    },
+    decode: (bytes, count, levels, _cols, what) => decodeInto(bytes, new Uint8Array(count), levels, what),
+    decodeInto,
   };
 }
 
