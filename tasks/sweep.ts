@@ -6,7 +6,7 @@ import { runSweep } from "../lib/sweep/run.ts";
 import { formatSummary, summarizeByKind } from "../lib/sweep/summary.ts";
 import type { ScaleDtype } from "../lib/quant/types.ts";
 import { QUANTIZERS } from "../lib/quant/mod.ts";
-import { CODERS } from "../lib/coding/mod.ts";
+import { CODERS, DEFAULT_CODERS } from "../lib/coding/mod.ts";
 
 export const DEFAULT_MODEL = "models/neox-tiny";
 
@@ -27,7 +27,8 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --group-sizes LIST   numbers, 'row' or 'tensor'       (overrides the grid)
   --scale-dtypes LIST  f16, bf16, fp8_e4m3, q8g128      (overrides the grid)
   --coders LIST        symbol models to try per layer, the smallest wins
-                       (default all: ${[...CODERS.keys()].join(", ")})
+                       (default: ${DEFAULT_CODERS.join(", ")};
+                       also: ${[...CODERS.keys()].filter((c) => !DEFAULT_CODERS.includes(c)).join(", ")})
   --no-coding          skip entropy coding: bits_per_param from packed bits + metadata
   --no-kernels         skip the per-layer kernel latency columns (kernel, gemv_us)
   --calib FILE         calibration text for out_rel_error (default <model>/calib.txt when present)

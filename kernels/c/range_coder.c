@@ -119,3 +119,74 @@ int32_t sb_rc_decode_static(const uint8_t *in, int64_t len, int64_t n, const uin
   *where = status == RC_TRUNCATED ? len : d.pos;
   return status;
 }
+
+/* ---- two interleaved streams (model static_o0_x2) -----------------------------------------
+ * The first ⌈n/2⌉ symbols are stream A, the rest stream B, both coded with the same table.
+ * Decoding alternates between them: two independent dependency chains (divide → lookup →
+ * update) that the out-of-order core overlaps, where one stream leaves it waiting. */
+#define DECODE_X2(NAME, LOOKUP)                                                                                   \
+  static int NAME(rc_dec *a, rc_dec *b, int64_t n, const uint32_t *cum, const uint32_t *freq, const uint8_t *sym_of, \
+                  uint8_t *out, int *failed) {                                                                    \
+    (void)sym_of;                                                                                                 \
+    const int64_t h = (n + 1) / 2, m = n - h;                                                                     \
+    int sa = 0, sb = 0;                                                                                           \
+    for (int64_t i = 0; i < m && sa == 0 && sb == 0; i++) {                                                       \
+      const uint32_t va = rc_dec_target(a), vb = rc_dec_target(b);                                                \
+      const uint32_t ya = LOOKUP(va), yb = LOOKUP(vb);                                                            \
+      sa = rc_dec_consume(a, cum[ya], freq[ya]);                                                                  \
+      sb = rc_dec_consume(b, cum[yb], freq[yb]);                                                                  \
+      out[i] = (uint8_t)ya;                                                                                       \
+      out[h + i] = (uint8_t)yb;                                                                                   \
+    }                                                                                                             \
+    if (sa == 0 && sb == 0 && h > m) {                                                                            \
+      const uint32_t y = LOOKUP(rc_dec_target(a));                                                                \
+      sa = rc_dec_consume(a, cum[y], freq[y]);                                                                    \
+      out[h - 1] = (uint8_t)y;                                                                                    \
+    }                                                                                                             \
+    *failed = sa != 0 ? 0 : sb != 0 ? 1 : -1;                                                                     \
+    return sa != 0 ? sa : sb;                                                                                     \
+  }
+#define LOOKUP_3(v) ((uint32_t)((v) >= cum[1]) + ((v) >= cum[2]))
+#define LOOKUP_5(v) ((uint32_t)((v) >= cum[1]) + ((v) >= cum[2]) + ((v) >= cum[3]) + ((v) >= cum[4]))
+#define LOOKUP_8(v)                                                                                   \
+  ((uint32_t)((v) >= cum[1]) + ((v) >= cum[2]) + ((v) >= cum[3]) + ((v) >= cum[4]) + ((v) >= cum[5]) + \
+   ((v) >= cum[6]) + ((v) >= cum[7]))
+#define LOOKUP_TABLE(v) ((uint32_t)sym_of[v])
+DECODE_X2(decode_x2_3, LOOKUP_3)
+DECODE_X2(decode_x2_5, LOOKUP_5)
+DECODE_X2(decode_x2_8, LOOKUP_8)
+DECODE_X2(decode_x2_table, LOOKUP_TABLE)
+
+/* Decode n symbols from streams A (⌈n/2⌉ symbols) and B. Returns 0, -1 (truncated) or -2 (corrupt);
+ * *where receives the byte offset reached, counted from the start of A (B follows A). */
+int32_t sb_rc_decode_static_x2(const uint8_t *in_a, int64_t len_a, const uint8_t *in_b, int64_t len_b, int64_t n,
+                               const uint32_t *freq, int32_t levels, uint8_t *out, int64_t *where) {
+  uint32_t cum[257], f[256];
+  cum[0] = 0;
+  for (int s = 0; s < levels; s++) cum[s + 1] = cum[s] + freq[s], f[s] = freq[s];
+  for (int s = levels; s < 8; s++) cum[s + 1] = TOTAL, f[s] = 0;
+  rc_dec a, b;
+  int status = rc_dec_init(&a, in_a, len_a), failed = 0;
+  if (status != 0) {
+    *where = status == RC_TRUNCATED ? len_a : 0;
+    return status;
+  }
+  if ((status = rc_dec_init(&b, in_b, len_b)) != 0) {
+    *where = len_a + (status == RC_TRUNCATED ? len_b : 0);
+    return status;
+  }
+  uint8_t *sym_of = NULL;
+  if (levels > 8) {
+    if (!(sym_of = malloc(TOTAL))) return RC_CORRUPT;
+    for (int s = 0; s < levels; s++) memset(sym_of + cum[s], s, cum[s + 1] - cum[s]);
+  }
+  status = levels <= 3   ? decode_x2_3(&a, &b, n, cum, f, sym_of, out, &failed)
+           : levels <= 5 ? decode_x2_5(&a, &b, n, cum, f, sym_of, out, &failed)
+           : levels <= 8 ? decode_x2_8(&a, &b, n, cum, f, sym_of, out, &failed)
+                         : decode_x2_table(&a, &b, n, cum, f, sym_of, out, &failed);
+  free(sym_of);
+  if (status == 0) *where = len_a + b.pos;
+  else if (failed == 0) *where = status == RC_TRUNCATED ? len_a : a.pos;
+  else *where = len_a + (status == RC_TRUNCATED ? len_b : b.pos);
+  return status;
+}

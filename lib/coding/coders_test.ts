@@ -47,7 +47,7 @@ Deno.test("coders: adversarial streams — empty, one symbol, constant, alternat
   const rare = new Uint8Array(2_000_000).fill(1);
   rare[123_457] = 0;
   rare[1_999_999] = 2;
-  for (const id of ["static_o0", "adaptive_o0"]) {
+  for (const id of ["static_o0", "adaptive_o0", "static_o0_x2"]) {
     const c = CODERS.get(id)!;
     const bytes = c.encode(rare, 3, 1000);
     assert.ok(c.decode(bytes, rare.length, 3, 1000).every((v, i) => v === rare[i]), id);

@@ -68,7 +68,7 @@ export function encodeQuantized(
   cols: number,
   q: Quantized,
   info: { configId: string; groupSize: GroupSize; scaleDtype: ScaleDtype },
-  coderIds?: string[],
+  coderIds?: readonly string[],
 ): EncodedTensor {
   const best = codeBest(q.symbols, q.levels, cols, coderIds);
   const rawMeta = concat(q.meta.scaleBytes, q.meta.zeroBytes ?? new Uint8Array(0));

@@ -36,7 +36,7 @@ export function scaleFrequencies(counts: ArrayLike<number>): Uint32Array {
 }
 
 /** Frequency table header (varints) + frequencies and cumulative table. */
-function tableFor(symbols: Uint8Array, levels: number): { head: number[]; freq: Uint32Array; cum: Uint32Array } {
+export function tableFor(symbols: Uint8Array, levels: number): { head: number[]; freq: Uint32Array; cum: Uint32Array } {
   const counts = new Float64Array(levels);
   for (let i = 0; i < symbols.length; i++) counts[symbols[i]]++;
   const freq = scaleFrequencies(counts);
@@ -47,7 +47,11 @@ function tableFor(symbols: Uint8Array, levels: number): { head: number[]; freq: 
   return { head, freq, cum };
 }
 
-function readTable(bytes: Uint8Array, levels: number, what: string): { freq: Uint32Array; pos: number; sum: number } {
+export function readTable(
+  bytes: Uint8Array,
+  levels: number,
+  what: string,
+): { freq: Uint32Array; pos: number; sum: number } {
   const freq = new Uint32Array(levels);
   let pos = 0, sum = 0;
   for (let s = 0; s < levels; s++) {
@@ -57,11 +61,32 @@ function readTable(bytes: Uint8Array, levels: number, what: string): { freq: Uin
   return { freq, pos, sum };
 }
 
-function withHead(head: number[], body: Uint8Array): Uint8Array {
+export function withHead(head: number[], body: Uint8Array): Uint8Array {
   const out = new Uint8Array(head.length + body.length);
   out.set(head);
   out.set(body, head.length);
   return out;
+}
+
+/** Range-code symbols with a fixed table (no header): the TypeScript reference. */
+export function encodeBodyTs(symbols: Uint8Array, freq: Uint32Array, cum: Uint32Array): Uint8Array {
+  const enc = new RangeEncoder(symbols.length / 4 + 64);
+  for (let i = 0; i < symbols.length; i++) {
+    const s = symbols[i];
+    enc.encode(cum[s], freq[s], MAX_TOTAL);
+  }
+  return enc.finish();
+}
+
+/** The same in C (byte-identical). */
+export function encodeBodyC(lib: NativeLib, symbols: Uint8Array, freq: Uint32Array, levels: number): Uint8Array {
+  let cap = Math.ceil(symbols.length * Math.log2(Math.max(2, levels)) / 8) + 64;
+  for (;;) {
+    const out = new Uint8Array(cap);
+    const n = Number(lib.sb_rc_encode_static(symbols, BigInt(symbols.length), freq, levels, out, BigInt(cap)));
+    if (n <= cap) return out.subarray(0, n);
+    cap = n;
+  }
 }
 
 /** The TypeScript reference coder (the C path must match it byte for byte). */
@@ -70,12 +95,7 @@ export const staticOrder0Ts: Coder = {
   accepts: () => true,
   encode(symbols: Uint8Array, levels: number): Uint8Array {
     const { head, freq, cum } = tableFor(symbols, levels);
-    const enc = new RangeEncoder(symbols.length / 4 + 64);
-    for (let i = 0; i < symbols.length; i++) {
-      const s = symbols[i];
-      enc.encode(cum[s], freq[s], MAX_TOTAL);
-    }
-    return withHead(head, enc.finish());
+    return withHead(head, encodeBodyTs(symbols, freq, cum));
   },
   decode(bytes: Uint8Array, count: number, levels: number, _cols: number, what = "stream"): Uint8Array {
     const { freq, pos, sum } = readTable(bytes, levels, what);
@@ -120,13 +140,7 @@ export function staticOrder0C(lib: NativeLib): IntoCoder {
     accepts: () => true,
     encode(symbols: Uint8Array, levels: number): Uint8Array {
       const { head, freq } = tableFor(symbols, levels);
-      let cap = Math.ceil(symbols.length * Math.log2(Math.max(2, levels)) / 8) + 64;
-      for (;;) {
-        const out = new Uint8Array(cap);
-        const n = Number(lib.sb_rc_encode_static(symbols, BigInt(symbols.length), freq, levels, out, BigInt(cap)));
-        if (n <= cap) return withHead(head, out.subarray(0, n));
-        cap = n;
-      }
+      return withHead(head, encodeBodyC(lib, symbols, freq, levels));
     },
     decode: (bytes, count, levels, _cols, what) => decodeInto(bytes, new Uint8Array(count), levels, what),
     decodeInto,

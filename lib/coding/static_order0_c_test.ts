@@ -4,11 +4,13 @@ import { InputError } from "../errors.ts";
 import { ensureNative } from "../kernels/native.ts";
 import { mulberry32 } from "../random.ts";
 import { staticOrder0C, staticOrder0Ts } from "./static_order0.ts";
+import { staticOrder0x2C, staticOrder0x2Ts } from "./static_order0_x2.ts";
 
 const lib = await ensureNative();
 
 Deno.test({
-  name: "static order-0 in C: byte-identical to the TypeScript reference, random and adversarial streams, every alphabet path (1-8 compares, table)",
+  name:
+    "static order-0 in C: byte-identical to the TypeScript reference, random and adversarial streams, every alphabet path (1-8 compares, table)",
   ignore: lib === null,
   fn() {
     const c = staticOrder0C(lib!);
@@ -68,5 +70,42 @@ Deno.test({
       }
       assert.deepEqual(cOut, refOut, "C and TS must agree on damaged input");
     }
+  },
+});
+
+Deno.test({
+  name:
+    "static_o0_x2 in C: byte-identical to its TS reference, interleaved decode exact (odd/even lengths, every alphabet path)",
+  ignore: lib === null,
+  fn() {
+    const c = staticOrder0x2C(lib!);
+    const check = (sym: Uint8Array, levels: number) => {
+      const ref = staticOrder0x2Ts.encode(sym, levels, 1);
+      assert.deepEqual(c.encode(sym, levels, 1), ref, `encode differs (n=${sym.length}, levels=${levels})`);
+      assert.deepEqual(c.decode(ref, sym.length, levels, 1), sym);
+      assert.deepEqual(staticOrder0x2Ts.decode(ref, sym.length, levels, 1), sym);
+      const single = staticOrder0Ts.encode(sym, levels, 1);
+      assert.ok(ref.length <= single.length + 16, `x2 costs ${ref.length - single.length} bytes over static_o0`);
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 256 }).chain((k) =>
+          fc.tuple(fc.constant(k), fc.array(fc.nat(k - 1), { minLength: 1, maxLength: 3000 }))
+        ),
+        ([k, arr]) => check(Uint8Array.from(arr), k),
+      ),
+      { numRuns: 200 },
+    );
+    const r = mulberry32(9);
+    for (const levels of [2, 3, 5, 8, 9]) {
+      check(Uint8Array.from({ length: 100001 }, () => Math.floor(r() * r() * levels)), levels);
+    }
+    check(Uint8Array.of(1), 3);
+    const bytes = c.encode(Uint8Array.from({ length: 5000 }, () => Math.floor(r() * 3)), 3, 1);
+    assert.throws(
+      () => c.decode(bytes.slice(0, bytes.length - 30), 5000, 3, 1),
+      (e: Error) => e instanceof InputError && /truncated at byte offset|corrupt/.test(e.message),
+    );
+    assert.throws(() => c.decode(bytes.slice(0, 4), 5000, 3, 1), InputError);
   },
 });

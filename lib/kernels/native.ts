@@ -9,6 +9,10 @@ import { buildKernels, libraryPath } from "./build.ts";
 const SYMBOLS = {
   sb_rc_encode_static: { parameters: ["buffer", "i64", "buffer", "i32", "buffer", "i64"], result: "i64" },
   sb_rc_decode_static: { parameters: ["buffer", "i64", "i64", "buffer", "i32", "buffer", "buffer"], result: "i32" },
+  sb_rc_decode_static_x2: {
+    parameters: ["buffer", "i64", "buffer", "i64", "i64", "buffer", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
   sb_gemm_nn: { parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "i64", "i32"], result: "void" },
   sb_attention: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "i64", "i64", "i32"],

@@ -1,5 +1,5 @@
 /** The sweep engine: grid × layers → one row per (layer, config), written as it goes. */
-import { CODERS, getCoder } from "../coding/mod.ts";
+import { DEFAULT_CODERS, getCoder } from "../coding/mod.ts";
 import { InputError } from "../errors.ts";
 import { ensureNative } from "../kernels/native.ts";
 import { LatencyTable } from "./latency.ts";
@@ -96,7 +96,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     grid: o.grid,
     config_ids: configs.map(configId),
     seed: o.seed,
-    coders: o.coders === null ? null : o.coders ?? [...CODERS.keys()],
+    coders: o.coders === null ? null : o.coders ?? [...DEFAULT_CODERS],
     model: {
       path: o.model,
       format: src.format,
