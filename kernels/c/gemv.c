@@ -28,11 +28,16 @@
 
 int sb_cpu_level = -1;
 
-/* 0 scalar, 1 avx2, 2 avx512-vnni; a negative argument reports the detected level, else forces it (≤ detected). */
+/* 0 scalar, 1 avx2, 2 avx512-vnni. A negative argument reports the level in use; otherwise the level
+   becomes min(force, what the CPU supports) — a lower level can be forced and lifted again. */
 int32_t sb_gemv_level(int32_t force) {
-  int l = level();
-  if (force >= 0 && force <= l) sb_cpu_level = force;
-  return sb_cpu_level;
+  static int detected = -1;
+  if (detected < 0) {
+    sb_cpu_level = -1;
+    detected = level();
+  }
+  if (force >= 0) sb_cpu_level = force < detected ? force : detected;
+  return level();
 }
 
 /* ---- fp32 ---------------------------------------------------------------------------- */
@@ -88,6 +93,8 @@ typedef struct {
   float *Y;
   int64_t rows, cp;
   int B;
+  const int8_t *xs; /* ternary2, batch 1: the activations as signed int8 (xu ^ 0x80) */
+  int32_t xs_sum;   /* and their sum */
 } int_ctx;
 
 /* VNNI: per 64 columns one vpdpbusd from zero, converted to float and scaled into a float
@@ -162,36 +169,62 @@ static void i8_rows(const void *p, int64_t r0, int64_t r1) {
 
 void sb_gemv_int8(const int8_t *q, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx, float *Y,
                   int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  int_ctx c = {q, scale, wsum, xu, sx, Y, rows, cp, B};
+  int_ctx c = {q, scale, wsum, xu, sx, Y, rows, cp, B, NULL, 0};
   parallel_rows(i8_rows, &c, rows, threads);
 }
 
 /* ---- ternary, 2-bit packed ------------------------------------------------------------ */
 
+/* Batch 1, four rows at once. Shift-free unpacking: the code of columns s·64…s·64+63 of a block sits
+   in bits 2s…2s+1 of each byte, so (v & (3 << 2s)) is 4^s·code as an unsigned byte (≤ 128), and
+   vpdpbusd(unsigned = masked weights, signed = int8 activations) accumulates 4^s·Σ code·x exactly;
+   each accumulator is divided by 4^s at the end. Four rows share each activation load (loads, not
+   arithmetic, bounded the one-row loop). Σ w·x = Σ code·x − Σ x. Rows r … r+n−1 (n ≤ 4; missing rows
+   re-read the last one and are not written). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_vnni(const int_ctx *c, int64_t r, int n) {
+  const int64_t bytes = c->cp / 4;
+  const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0c), m2 = _mm512_set1_epi8(0x30),
+                m3 = _mm512_set1_epi8((char)0xc0);
+  const uint8_t *p0 = (const uint8_t *)c->w + r * bytes;
+  const uint8_t *p1 = p0 + (n > 1 ? 1 : 0) * bytes, *p2 = p0 + (n > 2 ? 2 : 0) * bytes, *p3 = p0 + (n > 3 ? 3 : 0) * bytes;
+  /* sixteen named accumulators (row i, shift s): arrays made gcc keep them on the stack */
+  __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
+          a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+  for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+    const int8_t *x = c->xs + blk * 256;
+    __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64)),
+            x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
+    __asm__("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3)); /* loaded once for the four rows */
+#define T2_ROW(P, A0, A1, A2, A3)                                                                \
+  {                                                                                              \
+    _mm_prefetch((const char *)(P + blk * 64 + 8 * bytes), _MM_HINT_T0);                         \
+    __m512i v = _mm512_loadu_si512((const void *)(P + blk * 64));                                \
+    __asm__("" : "+v"(v)); /* one load, kept in a register (not folded into each vpandd) */      \
+    A0 = _mm512_dpbusd_epi32(A0, _mm512_and_si512(v, m0), x0);                                   \
+    A1 = _mm512_dpbusd_epi32(A1, _mm512_and_si512(v, m1), x1);                                   \
+    A2 = _mm512_dpbusd_epi32(A2, _mm512_and_si512(v, m2), x2);                                   \
+    A3 = _mm512_dpbusd_epi32(A3, _mm512_and_si512(v, m3), x3);                                   \
+  }
+    T2_ROW(p0, a00, a01, a02, a03)
+    T2_ROW(p1, a10, a11, a12, a13)
+    T2_ROW(p2, a20, a21, a22, a23)
+    T2_ROW(p3, a30, a31, a32, a33)
+#undef T2_ROW
+  }
+  const __m512i acc[4][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
+  for (int i = 0; i < n; i++) {
+    const int32_t d = _mm512_reduce_add_epi32(acc[i][0]) + (_mm512_reduce_add_epi32(acc[i][1]) >> 2) +
+                      (_mm512_reduce_add_epi32(acc[i][2]) >> 4) + (_mm512_reduce_add_epi32(acc[i][3]) >> 6) -
+                      c->xs_sum;
+    c->Y[r + i] = c->scale[r + i] * c->sx[0] * (float)d;
+  }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   const int64_t bytes = c->cp / 4;
   const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
-  if (c->B == 1) { /* the decode case: accumulators in registers, not a runtime-sized array */
-    /* Multiply by the codes (w + 1 ∈ {0,1,2}) and correct once per row:
-       Σ xu·w = Σ xu·code − Σ xu, which saves the per-block subtraction. */
-    int32_t xsum = 0;
-    for (int64_t k = 0; k < c->cp; k++) xsum += c->xu[k];
-    for (int64_t r = r0; r < r1; r++) {
-      const uint8_t *pk = (const uint8_t *)c->w + r * bytes;
-      __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-      for (int64_t blk = 0; blk < c->cp / 256; blk++) {
-        _mm_prefetch((const char *)(pk + blk * 64 + 16 * bytes), _MM_HINT_T0); /* 16 rows ahead: hide DRAM latency */
-        const __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64));
-        const uint8_t *x = c->xu + blk * 256;
-        a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512((const void *)x), _mm512_and_si512(v, three));
-        a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512((const void *)(x + 64)), _mm512_and_si512(_mm512_srli_epi16(v, 2), three));
-        a2 = _mm512_dpbusd_epi32(a2, _mm512_loadu_si512((const void *)(x + 128)), _mm512_and_si512(_mm512_srli_epi16(v, 4), three));
-        a3 = _mm512_dpbusd_epi32(a3, _mm512_loadu_si512((const void *)(x + 192)), _mm512_and_si512(_mm512_srli_epi16(v, 6), three));
-      }
-      const int32_t d = _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3))) - xsum -
-                        128 * c->wsum[r];
-      c->Y[r] = c->scale[r] * c->sx[0] * (float)d;
-    }
+  if (c->B == 1 && c->xs) { /* the decode case */
+    for (int64_t r = r0; r < r1; r += 4) t2_four_rows_vnni(c, r, r1 - r < 4 ? (int)(r1 - r) : 4);
     return;
   }
   for (int64_t r = r0; r < r1; r++) {
@@ -238,8 +271,17 @@ static void t2_rows(const void *p, int64_t r0, int64_t r1) {
 
 void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B};
+  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, 0};
+  int8_t *xs = NULL;
+  if (B == 1 && level() == 2) { /* signed activations for the batch-1 VNNI path */
+    xs = aligned_alloc(64, (size_t)cp);
+    if (xs) {
+      for (int64_t k = 0; k < cp; k++) xs[k] = (int8_t)(xu[k] ^ 0x80), c.xs_sum += xs[k];
+      c.xs = xs;
+    } else c.B = B; /* no memory: the generic path below still works */
+  }
   parallel_rows(t2_rows, &c, rows, threads);
+  free(xs);
 }
 
 /* ---- ternary, base-3 (5 trits per byte) ---------------------------------------------- */
@@ -330,24 +372,29 @@ typedef struct {
 
 static void *bw_thread(void *p) {
   bw_job *j = p;
-  /* eight independent accumulators (no add-latency chain) and a software prefetch
-     ahead of the stream, so the probe is limited by memory, not by the core */
+  /* Four concurrent streams (the thread's range in quarters, 128 floats from each in turn), as a
+     kernel reading several rows at once does: one stream leaves DRAM bandwidth unused on a core
+     that can keep more misses in flight. Eight independent accumulators and a software prefetch
+     ahead of each stream keep the probe limited by memory, not by the core. */
   v16 acc[8];
   memset(acc, 0, sizeof acc);
-  const int64_t n128 = j->n & ~(int64_t)127;
-  for (int64_t i = 0; i < n128; i += 128) {
-    _mm_prefetch((const char *)(j->a + i + 2048), _MM_HINT_T0);
-    _mm_prefetch((const char *)(j->a + i + 2048 + 64), _MM_HINT_T0);
-    for (int u = 0; u < 8; u++) {
-      v16 v;
-      memcpy(&v, j->a + i + 16 * u, sizeof v);
-      acc[u] += v;
+  const int64_t q = (j->n / 4) & ~(int64_t)127;
+  for (int64_t i = 0; i < q; i += 128) {
+    for (int st = 0; st < 4; st++) {
+      const float *a = j->a + st * q + i;
+      _mm_prefetch((const char *)(a + 2048), _MM_HINT_T0);
+      _mm_prefetch((const char *)(a + 2048 + 64), _MM_HINT_T0);
+      for (int u = 0; u < 8; u++) {
+        v16 v;
+        memcpy(&v, a + 16 * u, sizeof v);
+        acc[u] += v;
+      }
     }
   }
   double s = 0;
   for (int u = 0; u < 8; u++)
     for (int i = 0; i < 16; i++) s += acc[u][i];
-  for (int64_t i = n128; i < j->n; i++) s += j->a[i];
+  for (int64_t i = 4 * q; i < j->n; i++) s += j->a[i];
   j->sum = s;
   return NULL;
 }

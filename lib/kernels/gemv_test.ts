@@ -69,6 +69,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "GEMV kernels, batch 1 (the decode paths: several rows at once, remainders, threads) equal the TS reference",
+  ignore: !lib,
+  fn() {
+    const top = lib!.sb_gemv_level(-1);
+    try {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 23 }),
+          fc.integer({ min: 1, max: 1100 }),
+          fc.nat(1000),
+          fc.integer({ min: 1, max: 4 }),
+          fc.integer({ min: 0, max: top }),
+          fc.boolean(),
+          (rows, cols, seed, threads, level, extreme) => compare(rows, cols, 1, seed, threads, level, extreme),
+        ),
+        { numRuns: 60 },
+      );
+    } finally {
+      lib!.sb_gemv_level(top);
+    }
+  },
+});
+
+Deno.test({
   name: "GEMV kernels: zero weights and zero activations give exact zeros",
   ignore: !lib,
   fn() {
