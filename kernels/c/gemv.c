@@ -50,28 +50,41 @@ typedef struct {
   int B;
 } f32_ctx;
 
-static void f32_rows(const void *p, int64_t r0, int64_t r1) {
-  const f32_ctx *c = p;
+/* B is a compile-time constant at each call site (see f32_rows): the accumulators live in registers. */
+__attribute__((always_inline)) static inline void f32_batch(const f32_ctx *c, int64_t r0, int64_t r1, const int B) {
   const int64_t K = c->cols, K16 = K & ~(int64_t)15;
   for (int64_t r = r0; r < r1; r++) {
     const float *w = c->W + r * K;
     v16 acc[MAXB];
-    memset(acc, 0, sizeof acc);
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++) acc[b] = (v16){0};
     for (int64_t k = 0; k < K16; k += 16) {
       v16 wv;
       memcpy(&wv, w + k, sizeof wv);
-      for (int b = 0; b < c->B; b++) {
+#pragma GCC unroll 16
+      for (int b = 0; b < B; b++) {
         v16 xv;
         memcpy(&xv, c->X + b * K + k, sizeof xv);
         acc[b] += wv * xv;
       }
     }
-    for (int b = 0; b < c->B; b++) {
+    for (int b = 0; b < B; b++) {
       float s = 0;
       for (int i = 0; i < 16; i++) s += acc[b][i];
       for (int64_t k = K16; k < K; k++) s += w[k] * c->X[b * K + k];
       c->Y[b * c->rows + r] = s;
     }
+  }
+}
+
+static void f32_rows(const void *p, int64_t r0, int64_t r1) {
+  const f32_ctx *c = p;
+  switch (c->B) { /* a copy per batch size */
+#define F32_CASE(n) \
+  case n: return f32_batch(c, r0, r1, n);
+    F32_CASE(1) F32_CASE(2) F32_CASE(3) F32_CASE(4) F32_CASE(5) F32_CASE(6) F32_CASE(7) F32_CASE(8)
+    F32_CASE(9) F32_CASE(10) F32_CASE(11) F32_CASE(12) F32_CASE(13) F32_CASE(14) F32_CASE(15) F32_CASE(16)
+#undef F32_CASE
   }
 }
 
@@ -222,9 +235,37 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
+/* Batch B (a compile-time constant at each call site): per 256-column block the four weight vectors
+   w − 1 ∈ {−1, 0, 1} are unpacked once and used by every token; one accumulator per token. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_batch_vnni(
+    const int_ctx *c, int64_t r0, int64_t r1, const int B) {
   const int64_t bytes = c->cp / 4;
   const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *pk = (const uint8_t *)c->w + r * bytes;
+    __m512i acc[MAXB];
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++) acc[b] = _mm512_setzero_si512();
+    for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+      const __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64));
+      const uint8_t *x = c->xu + blk * 256;
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; s++) {
+        const __m512i w = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 2 * s), three), one);
+#pragma GCC unroll 16
+        for (int b = 0; b < B; b++)
+          acc[b] = _mm512_dpbusd_epi32(acc[b], _mm512_loadu_si512((const void *)(x + b * c->cp + s * 64)), w);
+      }
+    }
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++) {
+      const int32_t d = _mm512_reduce_add_epi32(acc[b]) - 128 * c->wsum[r];
+      c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
+    }
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   if (c->B == 1 && c->xs) { /* the decode case */
     const int64_t q = (r1 - r0 + 3) / 4;
     for (int64_t r = r0; r < r0 + q; r++) {
@@ -234,26 +275,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(
     }
     return;
   }
-  for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *pk = (const uint8_t *)c->w + r * bytes;
-    /* one accumulator per shift: four independent vpdpbusd chains instead of one */
-    __m512i acc[MAXB][4];
-    for (int b = 0; b < c->B; b++)
-      for (int s = 0; s < 4; s++) acc[b][s] = _mm512_setzero_si512();
-    for (int64_t blk = 0; blk < c->cp / 256; blk++) {
-      __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64));
-      for (int s = 0; s < 4; s++) {
-        /* codes of columns blk·256 + s·64 … +63, minus 1 → {−1, 0, 1} */
-        __m512i w = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 2 * s), three), one);
-        for (int b = 0; b < c->B; b++)
-          acc[b][s] = _mm512_dpbusd_epi32(acc[b][s], _mm512_loadu_si512((const void *)(c->xu + b * c->cp + blk * 256 + s * 64)), w);
-      }
-    }
-    for (int b = 0; b < c->B; b++) {
-      __m512i a = _mm512_add_epi32(_mm512_add_epi32(acc[b][0], acc[b][1]), _mm512_add_epi32(acc[b][2], acc[b][3]));
-      int32_t d = _mm512_reduce_add_epi32(a) - 128 * c->wsum[r];
-      c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
-    }
+  switch (c->B) { /* a copy per batch size: its accumulators live in registers */
+#define T2_CASE(n) \
+  case n: return t2_batch_vnni(c, r0, r1, n);
+    T2_CASE(1) T2_CASE(2) T2_CASE(3) T2_CASE(4) T2_CASE(5) T2_CASE(6) T2_CASE(7) T2_CASE(8)
+    T2_CASE(9) T2_CASE(10) T2_CASE(11) T2_CASE(12) T2_CASE(13) T2_CASE(14) T2_CASE(15) T2_CASE(16)
+#undef T2_CASE
   }
 }
 
