@@ -318,20 +318,22 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
   free(xs);
 }
 
-/* ---- ternary, base-3 (5 trits per byte) ---------------------------------------------- */
+/* ---- ternary, base-3 (5 trits per byte) ----------------------------------------------
+ * 320-column blocks of 64 bytes; byte j holds the codes c_i = w + 1 of columns j + 64·i, i = 0…4,
+ * as ⌈(Σ c_i·3^(4−i))·256/243⌉ (llama.cpp's TQ1_0 encoding). Then c_i = ⌊3·q_i / 256⌋ with
+ * q_0 = byte and q_{i+1} = 3·q_i mod 256 — in SIMD a byte add and two unsigned compares
+ * (⌊3q/256⌋ ≥ 1 ⇔ q ≥ 86, ≥ 2 ⇔ q ≥ 171), and each plane i is 64 consecutive columns. */
 
-static int8_t trits[256][5];
-static int trits_ready = 0;
+static int8_t trit_of[256][5]; /* w = c − 1 of each byte value, for the scalar path */
+static pthread_once_t trits_once = PTHREAD_ONCE_INIT;
 static void init_trits(void) {
-  if (trits_ready) return;
-  for (int v = 0; v < 243; v++) {
-    int x = v;
+  for (int v = 0; v < 256; v++) {
+    unsigned q = (unsigned)v;
     for (int i = 0; i < 5; i++) {
-      trits[v][i] = (int8_t)(x % 3 - 1);
-      x /= 3;
+      trit_of[v][i] = (int8_t)((q * 3) >> 8) - 1;
+      q = (q * 3) & 255;
     }
   }
-  trits_ready = 1;
 }
 
 typedef struct {
@@ -345,14 +347,60 @@ typedef struct {
   int B;
 } t3_ctx;
 
+/* B a compile-time constant at each call site; two accumulators per token (even and odd planes). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t3_batch_vnni(
+    const t3_ctx *c, int64_t r0, int64_t r1, const int B) {
+  const __m512i c86 = _mm512_set1_epi8(86), c171 = _mm512_set1_epi8((char)171);
+  const __m512i minus1 = _mm512_set1_epi8(-1), zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *pk = c->packed + r * c->bytes_per_row;
+    __m512i acc[MAXB][2];
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++) acc[b][0] = acc[b][1] = zero;
+    for (int64_t blk = 0; blk < c->cp / 320; blk++) {
+      _mm_prefetch((const char *)(pk + blk * 64 + 8 * c->bytes_per_row), _MM_HINT_T0);
+      __m512i q = _mm512_loadu_si512((const void *)(pk + blk * 64));
+      const uint8_t *x = c->xu + blk * 320;
+#pragma GCC unroll 5
+      for (int i = 0; i < 5; i++) {
+        const __mmask64 ge1 = _mm512_cmpge_epu8_mask(q, c86), ge2 = _mm512_cmpge_epu8_mask(q, c171);
+        const __m512i w = _mm512_mask_mov_epi8(_mm512_mask_mov_epi8(minus1, ge1, zero), ge2, one);
+#pragma GCC unroll 16
+        for (int b = 0; b < B; b++)
+          acc[b][i & 1] = _mm512_dpbusd_epi32(acc[b][i & 1], _mm512_loadu_si512((const void *)(x + b * c->cp + 64 * i)), w);
+        q = _mm512_add_epi8(q, _mm512_add_epi8(q, q)); /* 3q mod 256 */
+      }
+    }
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++) {
+      const int32_t d = _mm512_reduce_add_epi32(_mm512_add_epi32(acc[b][0], acc[b][1])) - 128 * c->wsum[r];
+      c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
+    }
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t3_rows_vnni(const t3_ctx *c, int64_t r0, int64_t r1) {
+  switch (c->B) { /* a copy per batch size */
+#define T3_CASE(n) \
+  case n: return t3_batch_vnni(c, r0, r1, n);
+    T3_CASE(1) T3_CASE(2) T3_CASE(3) T3_CASE(4) T3_CASE(5) T3_CASE(6) T3_CASE(7) T3_CASE(8)
+    T3_CASE(9) T3_CASE(10) T3_CASE(11) T3_CASE(12) T3_CASE(13) T3_CASE(14) T3_CASE(15) T3_CASE(16)
+#undef T3_CASE
+  }
+}
+
 static void t3_rows(const void *p, int64_t r0, int64_t r1) {
   const t3_ctx *c = p;
-  int8_t *w = aligned_alloc(64, (size_t)c->cp + 64);
+  if (level() == 2) return t3_rows_vnni(c, r0, r1);
+  int8_t *w = aligned_alloc(64, (size_t)c->cp);
+  if (!w) return;
   int32_t d[MAXB];
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *pk = c->packed + r * c->bytes_per_row;
-    for (int64_t j = 0; j < c->bytes_per_row; j++) memcpy(w + 5 * j, trits[pk[j]], 5);
-    for (int64_t k = 5 * c->bytes_per_row; k < c->cp; k++) w[k] = 0;
+    for (int64_t j = 0; j < c->bytes_per_row; j++) {
+      const int64_t base = (j / 64) * 320 + j % 64;
+      for (int i = 0; i < 5; i++) w[base + 64 * i] = trit_of[pk[j]][i];
+    }
     dots(c->xu, c->cp, c->B, w, 0, c->cp / 64, d);
     for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)(d[b] - 128 * c->wsum[r]);
   }
@@ -361,7 +409,7 @@ static void t3_rows(const void *p, int64_t r0, int64_t r1) {
 
 void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                    float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row, int32_t B, int32_t threads) {
-  init_trits();
+  pthread_once(&trits_once, init_trits);
   t3_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, bytes_per_row, B};
   parallel_rows(t3_rows, &c, rows, threads);
 }

@@ -4,7 +4,7 @@
  *   int8      rtn_sym 8-bit, one scale per 64 columns (q ∈ [−127, 127])
  *   ternary2  ternary_absmean per row, codes w+1 packed 2 bits each; 256-column
  *             blocks of 64 bytes, byte j holding columns j, j+64, j+128, j+192
- *   base3     the same ternary weights, 5 trits per byte: Σ (w_i+1)·3^i
+ *   base3     the same ternary weights, 5 trits per byte (TQ1_0-style scaled base 3, 320-column blocks)
  *   sparse    the positions of the +1 and −1 weights of each row (CSR, uint16 columns)
  *   coded     the same ternary codes, static order-0 range-coded (lib/coding) in
  *             independent chunks of CODED_CHUNK_ROWS rows, decoded per GEMV
@@ -118,16 +118,20 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
     };
   }
   if (kernel === "ternary_base3") {
-    const bytesPerRow = Math.ceil(cols / 5), cp = roundUp(5 * bytesPerRow, 64);
+    // 320-column blocks of 64 bytes; byte j holds the codes c_i of columns j + 64·i (i = 0…4) as
+    // ⌈(Σ c_i·3^(4−i))·256 / 243⌉, so that c_i = ⌊3·(byte·3^i mod 256) / 256⌋ (llama.cpp's TQ1_0 trick:
+    // a byte multiply and a compare per trit, no division or table)
+    const cp = roundUp(cols, 320), bytesPerRow = cp / 5;
     const packed = new Uint8Array(rows * bytesPerRow);
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < bytesPerRow; j++) {
-        let v = 0;
-        for (let i = 4; i >= 0; i--) {
-          const k = 5 * j + i;
-          v = v * 3 + (k < cols ? t.sym[r * cols + k] : 1);
+        const blk = Math.floor(j / 64), jj = j % 64;
+        let q = 0;
+        for (let i = 0; i < 5; i++) {
+          const k = blk * 320 + 64 * i + jj;
+          q = q * 3 + (k < cols ? t.sym[r * cols + k] : 1); // padding: weight 0
         }
-        packed[r * bytesPerRow + j] = v;
+        packed[r * bytesPerRow + j] = Math.ceil((q * 256) / 243);
       }
     }
     return {

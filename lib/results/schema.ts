@@ -73,7 +73,7 @@ export const ROW_COLUMNS: readonly Column[] = [
     name: "coder",
     type: "str",
     nullable: true,
-    doc: "symbol model that won: static_o0, adaptive_o0, order1_row or above",
+    doc: "symbol model that won (the smallest of --coders): static_o0, adaptive_o0, order1_row, above, above2, …",
   },
   { name: "meta_coder", type: "str", nullable: true, doc: "`raw`, or the coder that shrank the metadata" },
   {
