@@ -68,7 +68,11 @@ export class WebGpuRunner {
 
   /** A runner on the first WebGPU adapter, or null when there is none (no navigator.gpu, no driver). */
   static async open(opts: WebGpuOptions = {}): Promise<WebGpuRunner | null> {
-    if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync()); // Mesa's WSI probes it
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) { // Mesa's window-system layer complains on stderr without one
+      const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/subbit-runtime-${Deno.uid() ?? 0}`;
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      Deno.env.set("XDG_RUNTIME_DIR", dir);
+    }
     const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
     if (!gpu) return null;
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
