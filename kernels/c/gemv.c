@@ -115,32 +115,33 @@ typedef struct {
    as Σ_g s_g·128·Σq_g. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   const int64_t groups = c->cp / 64;
-  if (c->B == 1) { /* the decode case: two float accumulators in registers */
-    for (int64_t r = r0; r < r1; r++) {
+  if (c->B == 1) {
+    /* the decode case: rows r and r + half together — two DRAM streams share each activation load
+       (one stream leaves bandwidth unused; four were slower here than two) */
+    const int64_t h = (r1 - r0 + 1) / 2;
+    for (int64_t r = r0; r < r0 + h; r++) {
+      const int n = r + h < r1 ? 2 : 1;
+      const int64_t r2 = r + (n > 1 ? h : 0);
+      const int8_t *q0 = (const int8_t *)c->w + r * c->cp, *q1 = (const int8_t *)c->w + r2 * c->cp;
+      const float *s0 = c->scale + r * groups, *s1 = c->scale + r2 * groups;
       __m512 f0 = _mm512_setzero_ps(), f1 = f0;
-      float bias = 0;
-      const int8_t *q = (const int8_t *)c->w + r * c->cp;
-      const float *sc = c->scale + r * groups;
-      const int32_t *ws = c->wsum + r * groups;
-      int64_t g = 0;
-      for (; g + 1 < groups; g += 2) {
-        _mm_prefetch((const char *)(q + g * 64 + 8 * c->cp), _MM_HINT_T0);
-        _mm_prefetch((const char *)(q + g * 64 + 64 + 8 * c->cp), _MM_HINT_T0);
-        __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xu + g * 64)),
-                                         _mm512_loadu_si512((const void *)(q + g * 64)));
-        __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xu + g * 64 + 64)),
-                                         _mm512_loadu_si512((const void *)(q + g * 64 + 64)));
-        f0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(sc[g]), f0);
-        f1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_set1_ps(sc[g + 1]), f1);
-        bias += sc[g] * 128.0f * (float)ws[g] + sc[g + 1] * 128.0f * (float)ws[g + 1];
+      for (int64_t g = 0; g < groups; g++) {
+        __m512i x = _mm512_loadu_si512((const void *)(c->xu + g * 64));
+        __asm__("" : "+v"(x)); /* one load for both rows, not folded into each vpdpbusd */
+        _mm_prefetch((const char *)(q0 + g * 64 + 4 * c->cp), _MM_HINT_T0);
+        _mm_prefetch((const char *)(q1 + g * 64 + 4 * c->cp), _MM_HINT_T0);
+        const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, _mm512_loadu_si512((const void *)(q0 + g * 64)));
+        const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, _mm512_loadu_si512((const void *)(q1 + g * 64)));
+        f0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(s0[g]), f0);
+        f1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_set1_ps(s1[g]), f1);
       }
-      for (; g < groups; g++) {
-        __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xu + g * 64)),
-                                         _mm512_loadu_si512((const void *)(q + g * 64)));
-        f0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(sc[g]), f0);
-        bias += sc[g] * 128.0f * (float)ws[g];
+      const __m512 f[2] = {f0, f1};
+      for (int i = 0; i < n; i++) {
+        const int64_t rr = i ? r2 : r;
+        float bias = 0;
+        for (int64_t g = 0; g < groups; g++) bias += c->scale[rr * groups + g] * 128.0f * (float)c->wsum[rr * groups + g];
+        c->Y[rr] = (_mm512_reduce_add_ps(f[i]) - bias) * c->sx[0];
       }
-      c->Y[r] = (_mm512_reduce_add_ps(_mm512_add_ps(f0, f1)) - bias) * c->sx[0];
     }
     return;
   }
