@@ -101,7 +101,7 @@ export const ROW_COLUMNS: readonly Column[] = [
     type: "str",
     nullable: true,
     doc:
-      "GEMV kernel for this format: ternary2, sparse_ternary (3 levels at ≥ 90% zeros) or int8 (null with --no-kernels)",
+      "fastest GEMV kernel timed for this format: ternary2, sparse_ternary (tried at ≥ 90% zeros) or int8 (null: --no-kernels)",
   },
   {
     name: "gemv_us",

@@ -1,5 +1,5 @@
 /**
- * Kernel latency for sweep rows: which GEMV kernel would run a layer stored
+ * Kernel latency for sweep rows: the fastest GEMV kernel for a layer stored
  * in a config, and its median time for that layer's shape (batch 1, one
  * thread), measured once per (shape, kernel) in a run. Small layers stay in
  * cache, so these are cache-resident figures; `deno task bench kernels`
@@ -11,24 +11,35 @@ import type { NativeLib } from "../kernels/native.ts";
 import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
 import { seededGaussian } from "../random.ts";
 
-/** The kernel a config's weights run on (there are no 2–7-bit kernels yet: those run as int8). */
-export function kernelFor(c: QuantConfig): { kernel: KernelName; sparsity?: number } {
-  if (c.method === "ternary_absmean" || c.method === "sign") return { kernel: "ternary2" };
+/**
+ * The kernels a config's weights can run on (there are no 2–7-bit kernels yet: those run as int8).
+ * 3-level weights with ≥ 90 % zeros have two candidates; the sweep times both and reports the faster.
+ */
+export function kernelsFor(c: QuantConfig): { kernel: KernelName; sparsity?: number }[] {
+  if (c.method === "ternary_absmean" || c.method === "sign") return [{ kernel: "ternary2" }];
   if (c.method === "sparse_klevel" && c.levels === 3) {
-    return c.sparsity! >= 0.9
-      ? { kernel: "sparse_ternary", sparsity: c.sparsity }
-      : { kernel: "ternary2", sparsity: c.sparsity };
+    const dense = { kernel: "ternary2" as const, sparsity: c.sparsity };
+    return c.sparsity! >= 0.9 ? [dense, { kernel: "sparse_ternary", sparsity: c.sparsity }] : [dense];
   }
-  return { kernel: "int8" };
+  return [{ kernel: "int8" }];
 }
 
 export class LatencyTable {
   private cache = new Map<string, number>();
   constructor(private readonly lib: NativeLib, private readonly reps = 25) {}
 
-  /** Median µs of one GEMV of this layer's shape with the config's kernel. */
+  /** The fastest candidate kernel for this config and its median µs per GEMV of this layer's shape. */
   measure(w: WeightMatrix, c: QuantConfig): { kernel: KernelName; gemv_us: number } {
-    const { kernel, sparsity } = kernelFor(c);
+    let best: { kernel: KernelName; gemv_us: number } | null = null;
+    for (const { kernel, sparsity } of kernelsFor(c)) {
+      const gemv_us = this.time(w, kernel, sparsity);
+      if (!best || gemv_us < best.gemv_us) best = { kernel, gemv_us };
+    }
+    return best!;
+  }
+
+  /** Median µs of one GEMV of this layer's shape with one kernel (cached per shape and kernel). */
+  private time(w: WeightMatrix, kernel: KernelName, sparsity: number | undefined): number {
     const key = `${w.rows}x${w.cols}/${kernel}/${sparsity ?? ""}`;
     if (!this.cache.has(key)) {
       const k = cGemv(kernel, this.lib);
@@ -44,6 +55,6 @@ export class LatencyTable {
       t.sort((a, b) => a - b);
       this.cache.set(key, t[Math.floor(t.length / 2)]);
     }
-    return { kernel, gemv_us: this.cache.get(key)! };
+    return this.cache.get(key)!;
   }
 }

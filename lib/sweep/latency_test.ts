@@ -1,0 +1,40 @@
+import { strict as assert } from "node:assert";
+import { ensureNative } from "../kernels/native.ts";
+import { seededGaussian } from "../random.ts";
+import { kernelsFor, LatencyTable } from "./latency.ts";
+
+const lib = await ensureNative();
+
+Deno.test("kernelsFor: int8 for multi-bit formats, ternary2 for ternary, both ternary kernels at ≥ 90% zeros", () => {
+  assert.deepEqual(kernelsFor({ method: "rtn_asym", bits: 4, groupSize: 64, scaleDtype: "f16" }), [{ kernel: "int8" }]);
+  assert.deepEqual(kernelsFor({ method: "ternary_absmean", groupSize: 64, scaleDtype: "f16" }), [{
+    kernel: "ternary2",
+  }]);
+  const sparse = (s: number) =>
+    kernelsFor({ method: "sparse_klevel", levels: 3, sparsity: s, groupSize: 64, scaleDtype: "f16" }).map((k) =>
+      k.kernel
+    );
+  assert.deepEqual(sparse(0.8), ["ternary2"]);
+  assert.deepEqual(sparse(0.95), ["ternary2", "sparse_ternary"]);
+});
+
+Deno.test({
+  name: "LatencyTable: reports the faster of the candidate kernels, timed once per shape",
+  ignore: !lib,
+  fn() {
+    const table = new LatencyTable(lib!, 5);
+    const w = { name: "w", rows: 64, cols: 256, data: seededGaussian(64 * 256, 1, 0.05) };
+    const c = {
+      method: "sparse_klevel" as const,
+      levels: 3,
+      sparsity: 0.95,
+      groupSize: 64,
+      scaleDtype: "f16" as const,
+    };
+    const r = table.measure(w, c);
+    assert.ok(["ternary2", "sparse_ternary"].includes(r.kernel), r.kernel);
+    assert.ok(r.gemv_us > 0 && Number.isFinite(r.gemv_us));
+    const again = table.measure(w, c); // cached: the same figures
+    assert.deepEqual(again, r);
+  },
+});
