@@ -34,7 +34,8 @@ Flags:
   --shapes L   kernels suite: e.g. 4096x4096,1024x1024 (default the three above)
   --kernels L  kernels suite: a subset, e.g. fp32,ternary2,coded_ternary (default all)
   --backends L kernels suite: c, webgpu or c,webgpu (default both; webgpu runs the WGSL
-               int8/ternary2/ternary_base3 kernels on the first adapter, reported by name)
+               int8/ternary2/ternary_base3 kernels on the first adapter, reported by name;
+               on a software adapter such as llvmpipe that part alone takes ~15 min)
   -h, --help`;
 
 async function main(): Promise<void> {
