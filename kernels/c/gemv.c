@@ -79,13 +79,7 @@ __attribute__((always_inline)) static inline void f32_batch(const f32_ctx *c, in
 
 static void f32_rows(const void *p, int64_t r0, int64_t r1) {
   const f32_ctx *c = p;
-  switch (c->B) { /* a copy per batch size */
-#define F32_CASE(n) \
-  case n: return f32_batch(c, r0, r1, n);
-    F32_CASE(1) F32_CASE(2) F32_CASE(3) F32_CASE(4) F32_CASE(5) F32_CASE(6) F32_CASE(7) F32_CASE(8)
-    F32_CASE(9) F32_CASE(10) F32_CASE(11) F32_CASE(12) F32_CASE(13) F32_CASE(14) F32_CASE(15) F32_CASE(16)
-#undef F32_CASE
-  }
+  BY_BATCH(f32_batch, c, r0, r1)
 }
 
 void sb_gemv_f32(const float *W, const float *X, float *Y, int64_t rows, int64_t cols, int32_t B, int32_t threads) {
@@ -276,13 +270,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(
     }
     return;
   }
-  switch (c->B) { /* a copy per batch size: its accumulators live in registers */
-#define T2_CASE(n) \
-  case n: return t2_batch_vnni(c, r0, r1, n);
-    T2_CASE(1) T2_CASE(2) T2_CASE(3) T2_CASE(4) T2_CASE(5) T2_CASE(6) T2_CASE(7) T2_CASE(8)
-    T2_CASE(9) T2_CASE(10) T2_CASE(11) T2_CASE(12) T2_CASE(13) T2_CASE(14) T2_CASE(15) T2_CASE(16)
-#undef T2_CASE
-  }
+  BY_BATCH(t2_batch_vnni, c, r0, r1)
 }
 
 static void t2_rows(const void *p, int64_t r0, int64_t r1) {
@@ -313,7 +301,7 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
     if (xs) {
       for (int64_t k = 0; k < cp; k++) xs[k] = (int8_t)(xu[k] ^ 0x80), c.xs_sum += xs[k];
       c.xs = xs;
-    } else c.B = B; /* no memory: the generic path below still works */
+    } /* no memory: xs stays NULL and the batched path below still works */
   }
   parallel_rows(t2_rows, &c, rows, threads);
   free(xs);
@@ -381,13 +369,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t3_rows_vnni(const t3_ctx *c, int64_t r0, int64_t r1) {
-  switch (c->B) { /* a copy per batch size */
-#define T3_CASE(n) \
-  case n: return t3_batch_vnni(c, r0, r1, n);
-    T3_CASE(1) T3_CASE(2) T3_CASE(3) T3_CASE(4) T3_CASE(5) T3_CASE(6) T3_CASE(7) T3_CASE(8)
-    T3_CASE(9) T3_CASE(10) T3_CASE(11) T3_CASE(12) T3_CASE(13) T3_CASE(14) T3_CASE(15) T3_CASE(16)
-#undef T3_CASE
-  }
+  BY_BATCH(t3_batch_vnni, c, r0, r1)
 }
 
 static void t3_rows(const void *p, int64_t r0, int64_t r1) {

@@ -109,4 +109,25 @@ static inline void parallel_rows(row_fn fn, const void *ctx, int64_t rows, int t
   for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
 }
 
+/* Call FN(c, r0, r1, B) with B a compile-time constant 1…16, so that each batch size gets its own copy
+   with its per-token accumulators in registers (a runtime-sized array of them is kept on the stack). */
+#define BY_BATCH(FN, c, r0, r1)                                    \
+  switch ((c)->B) {                                                 \
+    case 1: FN(c, r0, r1, 1); break;                                \
+    case 2: FN(c, r0, r1, 2); break;                                \
+    case 3: FN(c, r0, r1, 3); break;                                \
+    case 4: FN(c, r0, r1, 4); break;                                \
+    case 5: FN(c, r0, r1, 5); break;                                \
+    case 6: FN(c, r0, r1, 6); break;                                \
+    case 7: FN(c, r0, r1, 7); break;                                \
+    case 8: FN(c, r0, r1, 8); break;                                \
+    case 9: FN(c, r0, r1, 9); break;                                \
+    case 10: FN(c, r0, r1, 10); break;                              \
+    case 11: FN(c, r0, r1, 11); break;                              \
+    case 12: FN(c, r0, r1, 12); break;                              \
+    case 13: FN(c, r0, r1, 13); break;                              \
+    case 14: FN(c, r0, r1, 14); break;                              \
+    case 15: FN(c, r0, r1, 15); break;                              \
+    case 16: FN(c, r0, r1, 16); break;                              \
+  }
 #endif

@@ -147,19 +147,17 @@ export function staticOrder0C(lib: NativeLib): IntoCoder {
   };
 }
 
-/** The registered static order-0 coder: C when the kernels are built, else the TS reference. */
-export const staticOrder0: Coder = {
-  id: "static_o0",
-  accepts: () => true,
-  encode: (symbols, levels, cols) => impl().encode(symbols, levels, cols),
-  decode: (bytes, count, levels, cols, what) => impl().decode(bytes, count, levels, cols, what),
-};
-
-let chosen: Coder | undefined;
-function impl(): Coder {
-  if (!chosen) {
-    const lib = native();
-    chosen = lib ? staticOrder0C(lib) : staticOrder0Ts;
-  }
-  return chosen;
+/** A registered coder that uses its C path when the kernels are built (chosen on first use), else the TS reference. */
+export function nativeOrReference(reference: Coder, makeC: (lib: NativeLib) => Coder): Coder {
+  let chosen: Coder | undefined;
+  const impl = () => (chosen ??= ((lib) => lib ? makeC(lib) : reference)(native()));
+  return {
+    id: reference.id,
+    accepts: reference.accepts,
+    encode: (symbols, levels, cols) => impl().encode(symbols, levels, cols),
+    decode: (bytes, count, levels, cols, what) => impl().decode(bytes, count, levels, cols, what),
+  };
 }
+
+/** The registered static order-0 coder: C when the kernels are built, else the TS reference. */
+export const staticOrder0: Coder = nativeOrReference(staticOrder0Ts, staticOrder0C);

@@ -7,9 +7,9 @@
  * lookup, update), and the C decoder alternates between two independent ones.
  */
 import { InputError } from "../errors.ts";
-import { native, type NativeLib } from "../kernels/native.ts";
+import type { NativeLib } from "../kernels/native.ts";
 import { MAX_TOTAL, RangeDecoder } from "./range_coder.ts";
-import { encodeBodyC, encodeBodyTs, readTable, tableFor } from "./static_order0.ts";
+import { encodeBodyC, encodeBodyTs, type IntoCoder, nativeOrReference, readTable, tableFor } from "./static_order0.ts";
 import type { Coder } from "./types.ts";
 import { readVarint, writeVarint } from "./varint.ts";
 
@@ -79,9 +79,9 @@ export const staticOrder0x2Ts: Coder = {
 };
 
 /** The C fast path: encode as two static_o0 bodies, decode interleaved (kernels/c/range_coder.c). */
-export function staticOrder0x2C(lib: NativeLib): Coder & { decodeInto(b: Uint8Array, o: Uint8Array, l: number): void } {
-  const decodeInto = (bytes: Uint8Array, out: Uint8Array, levels: number, what = "stream") => {
-    if (out.length === 0) return;
+export function staticOrder0x2C(lib: NativeLib): IntoCoder {
+  const decodeInto = (bytes: Uint8Array, out: Uint8Array, levels: number, what = "stream"): Uint8Array => {
+    if (out.length === 0) return out;
     const { freq, a, b, start } = parse(bytes, levels, what);
     const where = new BigInt64Array(1);
     const n = BigInt(out.length);
@@ -89,6 +89,7 @@ export function staticOrder0x2C(lib: NativeLib): Coder & { decodeInto(b: Uint8Ar
     const at = start + Number(where[0]);
     if (rc === -1) throw new InputError(`${what}: coded stream truncated at byte offset ${at}`);
     if (rc !== 0) throw new InputError(`${what}: corrupt coded stream near byte offset ${at}`);
+    return out;
   };
   return {
     id: ID,
@@ -99,24 +100,10 @@ export function staticOrder0x2C(lib: NativeLib): Coder & { decodeInto(b: Uint8Ar
       const a = encodeBodyC(lib, symbols.subarray(0, h), freq, levels);
       return assemble(head, a, encodeBodyC(lib, symbols.subarray(h), freq, levels));
     },
-    decode(bytes, count, levels, _cols, what) {
-      const out = new Uint8Array(count);
-      decodeInto(bytes, out, levels, what);
-      return out;
-    },
+    decode: (bytes, count, levels, _cols, what) => decodeInto(bytes, new Uint8Array(count), levels, what),
     decodeInto,
   };
 }
 
-let chosen: Coder | undefined;
 /** The registered coder: C when the kernels are built, else the TS reference. */
-export const staticOrder0x2: Coder = {
-  id: ID,
-  accepts: () => true,
-  encode: (symbols, levels, cols) => (chosen ??= pick()).encode(symbols, levels, cols),
-  decode: (bytes, count, levels, cols, what) => (chosen ??= pick()).decode(bytes, count, levels, cols, what),
-};
-function pick(): Coder {
-  const lib = native();
-  return lib ? staticOrder0x2C(lib) : staticOrder0x2Ts;
-}
+export const staticOrder0x2: Coder = nativeOrReference(staticOrder0x2Ts, staticOrder0x2C);

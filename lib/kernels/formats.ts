@@ -96,6 +96,18 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
   const t = ternary(w, sparsity);
   const wsum = new Int32Array(rows);
   for (let i = 0; i < t.sym.length; i++) wsum[Math.floor(i / cols)] += t.sym[i] - 1;
+  // the packed ternary formats: payload + per-row f32 scale and Σw (8 bytes a row)
+  const packedTernary = (cp: number, packed: Uint8Array): PreparedWeights => ({
+    kernel,
+    rows,
+    cols,
+    cp,
+    bytes: packed.length + 8 * rows,
+    dequantized: t.deq,
+    packed,
+    scale: t.scale,
+    wsum,
+  });
   if (kernel === "ternary2") {
     const cp = roundUp(cols, 256), packed = new Uint8Array((rows * cp) / 4);
     for (let r = 0; r < rows; r++) {
@@ -105,17 +117,7 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
         packed[r * (cp / 4) + blk * 64 + j] |= code << (2 * s);
       }
     }
-    return {
-      kernel,
-      rows,
-      cols,
-      cp,
-      bytes: packed.length + 8 * rows,
-      dequantized: t.deq,
-      packed,
-      scale: t.scale,
-      wsum,
-    };
+    return packedTernary(cp, packed);
   }
   if (kernel === "ternary_base3") {
     // 320-column blocks of 64 bytes; byte j holds the codes c_i of columns j + 64·i (i = 0…4) as
@@ -134,18 +136,7 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
         packed[r * bytesPerRow + j] = Math.ceil((q * 256) / 243);
       }
     }
-    return {
-      kernel,
-      rows,
-      cols,
-      cp,
-      bytes: packed.length + 8 * rows,
-      dequantized: t.deq,
-      packed,
-      bytesPerRow,
-      scale: t.scale,
-      wsum,
-    };
+    return { ...packedTernary(cp, packed), bytesPerRow };
   }
   if (kernel === "coded_ternary") return codedTernary(w, t);
   const posOff = new Int32Array(rows + 1), negOff = new Int32Array(rows + 1);

@@ -41,30 +41,38 @@ function compare(
   }
 }
 
+/** Run a property over every CPU path (forced levels 0…detected), restoring the detected level after. */
+function onEveryCpuPath<T extends unknown[]>(
+  arbs: { [K in keyof T]: fc.Arbitrary<T[K]> },
+  check: (level: number, ...v: T) => void,
+) {
+  const top = lib!.sb_gemv_level(-1);
+  try {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: top }), ...arbs, (level: number, ...v: T) => check(level, ...v)),
+      { numRuns: 60 },
+    );
+  } finally {
+    lib!.sb_gemv_level(top);
+  }
+}
+
 Deno.test({
   name:
     "GEMV kernels (fp32, int8, ternary2, base3, sparse, coded) equal the TS reference: random ragged shapes, batches, threads, every CPU path",
   ignore: !lib,
   fn() {
-    const top = lib!.sb_gemv_level(-1);
-    try {
-      fc.assert(
-        fc.property(
-          fc.integer({ min: 1, max: 40 }),
-          fc.integer({ min: 1, max: 700 }),
-          fc.integer({ min: 1, max: 16 }),
-          fc.nat(1000),
-          fc.integer({ min: 1, max: 3 }),
-          fc.integer({ min: 0, max: top }),
-          fc.boolean(),
-          (rows, cols, batch, seed, threads, level, extreme) =>
-            compare(rows, cols, batch, seed, threads, level, extreme),
-        ),
-        { numRuns: 60 },
-      );
-    } finally {
-      lib!.sb_gemv_level(top);
-    }
+    onEveryCpuPath(
+      [
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 700 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.nat(1000),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+      ],
+      (level, rows, cols, batch, seed, threads, extreme) => compare(rows, cols, batch, seed, threads, level, extreme),
+    );
   },
 });
 
@@ -72,23 +80,16 @@ Deno.test({
   name: "GEMV kernels, batch 1 (the decode paths: several rows at once, remainders, threads) equal the TS reference",
   ignore: !lib,
   fn() {
-    const top = lib!.sb_gemv_level(-1);
-    try {
-      fc.assert(
-        fc.property(
-          fc.integer({ min: 1, max: 23 }),
-          fc.integer({ min: 1, max: 1100 }),
-          fc.nat(1000),
-          fc.integer({ min: 1, max: 4 }),
-          fc.integer({ min: 0, max: top }),
-          fc.boolean(),
-          (rows, cols, seed, threads, level, extreme) => compare(rows, cols, 1, seed, threads, level, extreme),
-        ),
-        { numRuns: 60 },
-      );
-    } finally {
-      lib!.sb_gemv_level(top);
-    }
+    onEveryCpuPath(
+      [
+        fc.integer({ min: 1, max: 23 }),
+        fc.integer({ min: 1, max: 1100 }),
+        fc.nat(1000),
+        fc.integer({ min: 1, max: 4 }),
+        fc.boolean(),
+      ],
+      (level, rows, cols, seed, threads, extreme) => compare(rows, cols, 1, seed, threads, level, extreme),
+    );
   },
 });
 
