@@ -26,6 +26,27 @@
 
 #include "gemv_common.h"
 
+/* Software prefetch distances in bytes ahead of each stream (0 = none), overridable at build time for A/B runs. */
+#ifndef SB_PF_I8
+#define SB_PF_I8 8192
+#endif
+#ifndef SB_I8_ROWS
+#define SB_I8_ROWS 2
+#endif
+#ifndef SB_PF_T2
+#define SB_PF_T2 2048
+#endif
+#ifndef SB_PF_T3
+#define SB_PF_T3 6656
+#endif
+#ifndef SB_PF_BW
+#define SB_PF_BW 8192
+#endif
+#define SB_PREFETCH(p, ahead) \
+  do {                        \
+    if (ahead) _mm_prefetch((const char *)(p) + (ahead), _MM_HINT_T0); \
+  } while (0)
+
 int sb_cpu_level = -1;
 
 /* 0 scalar, 1 avx2, 2 avx512-vnni. A negative argument reports the level in use; otherwise the level
@@ -104,38 +125,48 @@ typedef struct {
   int32_t xs_sum;   /* and their sum */
 } int_ctx;
 
+/* Batch 1: rows r, r + stride, … (n ≤ SB_I8_ROWS of them; missing ones re-read row r and are not
+   written) — separate DRAM streams that share each activation load. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_b1_vnni(const int_ctx *c, int64_t r,
+                                                                                  int64_t stride, int n) {
+  const int64_t groups = c->cp / 64;
+  const int8_t *q[SB_I8_ROWS];
+  const float *s[SB_I8_ROWS];
+  __m512 f[SB_I8_ROWS];
+#pragma GCC unroll 8
+  for (int i = 0; i < SB_I8_ROWS; i++) {
+    const int64_t rr = r + (i < n ? i : 0) * stride;
+    q[i] = (const int8_t *)c->w + rr * c->cp, s[i] = c->scale + rr * groups, f[i] = _mm512_setzero_ps();
+  }
+  for (int64_t g = 0; g < groups; g++) {
+    __m512i x = _mm512_loadu_si512((const void *)(c->xu + g * 64));
+    __asm__("" : "+v"(x)); /* one load for every row, not folded into each vpdpbusd */
+#pragma GCC unroll 8
+    for (int i = 0; i < SB_I8_ROWS; i++) {
+      SB_PREFETCH(q[i] + g * 64, SB_PF_I8);
+      const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, _mm512_loadu_si512((const void *)(q[i] + g * 64)));
+      f[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(s[i][g]), f[i]);
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    const int64_t rr = r + i * stride;
+    float bias = 0;
+    for (int64_t g = 0; g < groups; g++) bias += c->scale[rr * groups + g] * 128.0f * (float)c->wsum[rr * groups + g];
+    c->Y[rr] = (_mm512_reduce_add_ps(f[i]) - bias) * c->sx[0];
+  }
+}
+
 /* VNNI: per 64 columns one vpdpbusd from zero, converted to float and scaled into a float
    accumulator, so the horizontal sum happens once per row; the +128 bias is removed at the end
    as Σ_g s_g·128·Σq_g. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   const int64_t groups = c->cp / 64;
-  if (c->B == 1) {
-    /* the decode case: rows r and r + half together — two DRAM streams share each activation load
-       (one stream leaves bandwidth unused; four were slower here than two) */
-    const int64_t h = (r1 - r0 + 1) / 2;
-    for (int64_t r = r0; r < r0 + h; r++) {
-      const int n = r + h < r1 ? 2 : 1;
-      const int64_t r2 = r + (n > 1 ? h : 0);
-      const int8_t *q0 = (const int8_t *)c->w + r * c->cp, *q1 = (const int8_t *)c->w + r2 * c->cp;
-      const float *s0 = c->scale + r * groups, *s1 = c->scale + r2 * groups;
-      __m512 f0 = _mm512_setzero_ps(), f1 = f0;
-      for (int64_t g = 0; g < groups; g++) {
-        __m512i x = _mm512_loadu_si512((const void *)(c->xu + g * 64));
-        __asm__("" : "+v"(x)); /* one load for both rows, not folded into each vpdpbusd */
-        _mm_prefetch((const char *)(q0 + g * 64 + 4 * c->cp), _MM_HINT_T0);
-        _mm_prefetch((const char *)(q1 + g * 64 + 4 * c->cp), _MM_HINT_T0);
-        const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, _mm512_loadu_si512((const void *)(q0 + g * 64)));
-        const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, _mm512_loadu_si512((const void *)(q1 + g * 64)));
-        f0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(s0[g]), f0);
-        f1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_set1_ps(s1[g]), f1);
-      }
-      const __m512 f[2] = {f0, f1};
-      for (int i = 0; i < n; i++) {
-        const int64_t rr = i ? r2 : r;
-        float bias = 0;
-        for (int64_t g = 0; g < groups; g++) bias += c->scale[rr * groups + g] * 128.0f * (float)c->wsum[rr * groups + g];
-        c->Y[rr] = (_mm512_reduce_add_ps(f[i]) - bias) * c->sx[0];
-      }
+  if (c->B == 1) { /* the decode case: SB_I8_ROWS rows, a 1/SB_I8_ROWS of the range apart */
+    const int64_t q = (r1 - r0 + SB_I8_ROWS - 1) / SB_I8_ROWS;
+    for (int64_t r = r0; r < r0 + q; r++) {
+      int n = 0;
+      while (n < SB_I8_ROWS && r + n * q < r1) n++;
+      i8_rows_b1_vnni(c, r, q, n);
     }
     return;
   }
@@ -207,7 +238,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_
     __asm__("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3)); /* loaded once for the four rows */
 #define T2_ROW(P, A0, A1, A2, A3)                                                                \
   {                                                                                              \
-    _mm_prefetch((const char *)(P + blk * 64 + 8 * bytes), _MM_HINT_T0);                         \
+    SB_PREFETCH(P + blk * 64, SB_PF_T2);                                                 \
     __m512i v = _mm512_loadu_si512((const void *)(P + blk * 64));                                \
     __asm__("" : "+v"(v)); /* one load, kept in a register (not folded into each vpandd) */      \
     A0 = _mm512_dpbusd_epi32(A0, _mm512_and_si512(v, m0), x0);                                   \
@@ -347,7 +378,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 #pragma GCC unroll 16
     for (int b = 0; b < B; b++) acc[b][0] = acc[b][1] = zero;
     for (int64_t blk = 0; blk < c->cp / 320; blk++) {
-      _mm_prefetch((const char *)(pk + blk * 64 + 8 * c->bytes_per_row), _MM_HINT_T0);
+      SB_PREFETCH(pk + blk * 64, SB_PF_T3);
       __m512i q = _mm512_loadu_si512((const void *)(pk + blk * 64));
       const uint8_t *x = c->xu + blk * 320;
 #pragma GCC unroll 5
@@ -441,14 +472,19 @@ static void *bw_thread(void *p) {
      kernel reading several rows at once does: one stream leaves DRAM bandwidth unused on a core
      that can keep more misses in flight. Eight independent accumulators and a software prefetch
      ahead of each stream keep the probe limited by memory, not by the core. */
+  const float *base = j->a;
+  int64_t n = j->n;
+  double s = 0;
+  while (n > 0 && ((uintptr_t)base & 63)) s += *base++, n--; /* whole cache lines only: a misaligned
+                                                               64-byte load touches two of them */
   v16 acc[8];
   memset(acc, 0, sizeof acc);
-  const int64_t q = (j->n / 4) & ~(int64_t)127;
+  const int64_t q = (n / 4) & ~(int64_t)127;
   for (int64_t i = 0; i < q; i += 128) {
     for (int st = 0; st < 4; st++) {
-      const float *a = j->a + st * q + i;
-      _mm_prefetch((const char *)(a + 2048), _MM_HINT_T0);
-      _mm_prefetch((const char *)(a + 2048 + 64), _MM_HINT_T0);
+      const float *a = base + st * q + i;
+      SB_PREFETCH(a, SB_PF_BW);
+      SB_PREFETCH(a + 64, SB_PF_BW);
       for (int u = 0; u < 8; u++) {
         v16 v;
         memcpy(&v, a + 16 * u, sizeof v);
@@ -456,10 +492,9 @@ static void *bw_thread(void *p) {
       }
     }
   }
-  double s = 0;
   for (int u = 0; u < 8; u++)
     for (int i = 0; i < 16; i++) s += acc[u][i];
-  for (int64_t i = 4 * q; i < j->n; i++) s += j->a[i];
+  for (int64_t i = 4 * q; i < n; i++) s += base[i];
   j->sum = s;
   return NULL;
 }
@@ -488,24 +523,56 @@ double sb_stream_sum(const float *a, int64_t n, int32_t threads) {
 
 /* Per-token absmax int8 activations, biased to uint8: sx[b] = max|x|/127,
    xu[b, k] = round(x/sx) + 128 for k < cols, 128 (zero) for the padding up to cp.
-   Bit-identical to quantizeActivations in lib/kernels/formats.ts (round half away from zero). */
+   Bit-identical to quantizeActivations in lib/kernels/formats.ts (f32 division, round half away from
+   zero). The AVX-512 path rounds as t = trunc(q); t += sign(q) where |q − t| ≥ 0.5 — exact, since
+   q − t is exact for |q| ≤ 127 (adding 0.5 first is not: 0.49999997 + 0.5 rounds up to 1 in f32). */
+__attribute__((target("avx512f,avx512bw"))) static float quantize_row_avx512(const float *r, int64_t cols, uint8_t *o) {
+  __m512 amax = _mm512_setzero_ps();
+  for (int64_t k = 0; k < cols; k += 16) {
+    const __mmask16 m = cols - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - k)) - 1);
+    amax = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(m, r + k)), amax); /* NaN: keeps amax, as fmaxf */
+  }
+  const float s = _mm512_reduce_max_ps(amax) / 127.0f;
+  if (!(s > 0)) {
+    memset(o, 128, (size_t)cols);
+    return s;
+  }
+  const __m512 sv = _mm512_set1_ps(s), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f),
+               half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+  const __m512i bias = _mm512_set1_epi32(128);
+  for (int64_t k = 0; k < cols; k += 16) {
+    const __mmask16 m = cols - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - k)) - 1);
+    const __m512 q = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(m, r + k), sv), lo), hi);
+    const __m512 t = _mm512_roundscale_ps(q, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(q, t)), half, _CMP_GE_OQ);
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(q), _mm512_set1_epi32((int)0x80000000u));
+    const __m512 rq = _mm512_mask_add_ps(t, up, t, _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(one), sign)));
+    _mm512_mask_cvtepi32_storeu_epi8(o + k, m, _mm512_add_epi32(_mm512_cvttps_epi32(rq), bias));
+  }
+  return s;
+}
+
+static float quantize_row_scalar(const float *r, int64_t cols, uint8_t *o) {
+  float amax = 0;
+  for (int64_t k = 0; k < cols; k++) amax = fmaxf(amax, fabsf(r[k]));
+  const float s = amax / 127.0f;
+  if (s > 0) {
+    for (int64_t k = 0; k < cols; k++) {
+      float q = r[k] / s;
+      q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q;
+      o[k] = (uint8_t)((int)lroundf(q) + 128);
+    }
+  } else {
+    memset(o, 128, (size_t)cols);
+  }
+  return s;
+}
+
 void sb_quantize_acts(const float *x, int32_t B, int64_t cols, int64_t cp, uint8_t *xu, float *sx) {
   for (int b = 0; b < B; b++) {
     const float *r = x + b * cols;
-    float amax = 0;
-    for (int64_t k = 0; k < cols; k++) amax = fmaxf(amax, fabsf(r[k]));
-    const float s = amax / 127.0f;
-    sx[b] = s;
     uint8_t *o = xu + b * cp;
-    if (s > 0) {
-      for (int64_t k = 0; k < cols; k++) {
-        float q = r[k] / s;
-        q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q;
-        o[k] = (uint8_t)((int)lroundf(q) + 128);
-      }
-    } else {
-      memset(o, 128, (size_t)cols);
-    }
+    sx[b] = level() == 2 ? quantize_row_avx512(r, cols, o) : quantize_row_scalar(r, cols, o);
     memset(o + cols, 128, (size_t)(cp - cols));
   }
 }

@@ -14,13 +14,14 @@ import { seededGaussian } from "../random.ts";
 import { type KernelName, KERNELS, type PreparedWeights, prepareWeights } from "../kernels/formats.ts";
 import { cGemv } from "../kernels/gemv.ts";
 import { ensureNative, type NativeLib } from "../kernels/native.ts";
+import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
 import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
 import { type BenchRecord, emit, table } from "./report.ts";
 
 export const LLC_BYTES = 32 * 2 ** 20;
 
 export function measureBandwidth(lib: NativeLib, threads: number, gib = 1): number {
-  const a = new Float32Array((gib * 2 ** 30) / 4).fill(1);
+  const a = alignedArray(Float32Array, (gib * 2 ** 30) / 4).fill(1);
   lib.sb_stream_sum(a, BigInt(a.length), threads); // warm: page faults
   let best = Infinity;
   for (let i = 0; i < 3; i++) {
@@ -115,7 +116,7 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
       const copies: PreparedWeights[] = [first];
       // decoding is compute-bound (~10 ns a weight): enough copies to pass the LLC once, not four times
       const need = v.kernel === "coded_ternary" ? Math.ceil(LLC_BYTES / first.bytes) + 1 : copiesFor(first.bytes);
-      for (let i = 1; i < need; i++) copies.push(structuredClone(first));
+      for (let i = 1; i < need; i++) copies.push(alignedWeights(first, true));
       for (const batch of o.batches) {
         const x = seededGaussian(batch * cols, 7, 1), y = new Float32Array(batch * rows);
         for (const threads of o.threads) {

@@ -9,6 +9,7 @@ import { InputError } from "../errors.ts";
 import type { WeightMatrix } from "../quant/types.ts";
 import { type KernelName, type PreparedWeights, prepareWeights, quantizeActivations } from "./formats.ts";
 import type { NativeLib } from "./native.ts";
+import { alignedArray, alignedWeights } from "./aligned.ts";
 
 export const MAX_BATCH = 16;
 
@@ -64,7 +65,8 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
   return {
     name,
     backend: "c",
-    prepare: (w, sparsity) => prepareWeights(name, w, sparsity),
+    // 64-byte-aligned arrays: a misaligned vector load straddles two cache lines (see aligned.ts)
+    prepare: (w, sparsity) => alignedWeights(prepareWeights(name, w, sparsity)),
     run(p, x, y, batch, threads = 1) {
       checkGemvArgs(p, x, y, batch);
       const rows = BigInt(p.rows);
@@ -87,7 +89,7 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
       // activation scratch, kept on the prepared weights so a decode loop allocates nothing
       const scratch = p as PreparedWeights & { scratch?: { xu: Uint8Array; sx: Float32Array } };
       if (!scratch.scratch || scratch.scratch.sx.length !== batch) {
-        scratch.scratch = { xu: new Uint8Array(batch * p.cp), sx: new Float32Array(batch) };
+        scratch.scratch = { xu: alignedArray(Uint8Array, batch * p.cp), sx: new Float32Array(batch) };
       }
       const a = scratch.scratch;
       const cp = BigInt(p.cp);

@@ -106,22 +106,37 @@ Deno.test({
   },
 });
 
+/** Activations whose x/s lands on or next to a rounding boundary: amax = 127 (so s = 1), values k + 0.5 and
+ * the floats just below and above it, signs mixed. */
+function roundingEdges(cols: number, seed: number): Float32Array {
+  const x = new Float32Array(cols), one = new Float32Array(1), bits = new Int32Array(one.buffer);
+  for (let k = 0; k < cols; k++) {
+    one[0] = ((k * 7 + seed) % 126) + 0.5;
+    bits[0] += (k % 3) - 1; // just below, on, just above the half
+    x[k] = (k + seed) % 2 ? -one[0] : one[0];
+  }
+  x[seed % cols] = 127;
+  return x;
+}
+
 Deno.test({
-  name: "activation quantization in C equals the TS reference bit for bit",
+  name: "activation quantization in C equals the TS reference bit for bit (every CPU path, rounding edges)",
   ignore: !lib,
   fn() {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 300 }), fc.nat(999), (B, cols, seed) => {
-        const x = seededGaussian(B * cols, seed, seed % 3 === 0 ? 1e-3 : 2);
-        if (seed % 5 === 0) x.fill(0);
+    onEveryCpuPath(
+      [fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 300 }), fc.nat(999)],
+      (level, B, cols, seed) => {
+        lib!.sb_gemv_level(level);
+        const xs = seed % 4 === 1 ? new Float32Array(B * cols) : seededGaussian(B * cols, seed, seed % 3 ? 2 : 1e-3);
+        if (seed % 4 === 1) { for (let b = 0; b < B; b++) xs.set(roundingEdges(cols, seed + b), b * cols); }
+        if (seed % 5 === 0) xs.fill(0);
         const cp = Math.ceil(cols / 64) * 64;
-        const ref = quantizeActivations(x, B, cols, cp);
+        const ref = quantizeActivations(xs, B, cols, cp);
         const xu = new Uint8Array(B * cp), sx = new Float32Array(B);
-        lib!.sb_quantize_acts(x, B, BigInt(cols), BigInt(cp), xu, sx);
-        assert.deepEqual(sx, ref.sx);
-        assert.deepEqual(xu, ref.xu);
-      }),
-      { numRuns: 200 },
+        lib!.sb_quantize_acts(xs, B, BigInt(cols), BigInt(cp), xu, sx);
+        assert.deepEqual(sx, ref.sx, `level ${level}`);
+        assert.deepEqual(xu, ref.xu, `level ${level}`);
+      },
     );
   },
 });
