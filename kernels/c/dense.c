@@ -5,13 +5,14 @@
  *
  * GEMM: 4×32 register tiles — broadcast one X value, FMA into two 16-wide
  * GCC vectors (AVX-512 zmm with -march=native, narrower registers in the
- * portable build) — threads over blocks of output columns (pthreads).
+ * portable build) — threads over blocks of output columns (the pool of thread_pool.c).
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "thread_pool.h"
 
 typedef float v16 __attribute__((vector_size(64)));
 
@@ -76,33 +77,17 @@ static void gemm_block(const gemm_job *j) {
   }
 }
 
-static void *gemm_thread(void *p) {
-  gemm_block((const gemm_job *)p);
-  return NULL;
+static void gemm_range(const void *p, int64_t n0, int64_t n1) {
+  gemm_job j = *(const gemm_job *)p;
+  j.n0 = n0, j.n1 = n1;
+  gemm_block(&j);
 }
 
 /* Y[T×N] = X[T×K] · Wt[K×N] + bias[N] (bias may be NULL); threads ≥ 1 split the columns. */
 void sb_gemm_nn(const float *X, const float *Wt, const float *bias, float *Y, int64_t T, int64_t N, int64_t K,
                 int32_t threads) {
-  if (threads < 1) threads = 1;
-  if (threads > 64) threads = 64;
-  int64_t per = ((N + threads - 1) / threads + NR - 1) / NR * NR;
-  gemm_job jobs[64];
-  pthread_t tid[64];
-  int started = 0;
-  for (int i = 0; i < threads; i++) {
-    int64_t n0 = i * per, n1 = n0 + per < N ? n0 + per : N;
-    if (n0 >= N) break;
-    jobs[i] = (gemm_job){X, Wt, bias, Y, T, N, K, n0, n1};
-    if (i == threads - 1 || n1 == N) {
-      gemm_block(&jobs[i]);
-    } else if (pthread_create(&tid[started], NULL, gemm_thread, &jobs[i]) == 0) {
-      started++;
-    } else {
-      gemm_block(&jobs[i]);
-    }
-  }
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  const gemm_job all = {X, Wt, bias, Y, T, N, K, 0, N};
+  sb_parallel_for(gemm_range, &all, N, threads, NR);
 }
 
 /* Exact GELU in place: 0.5·x·(1 + erf(x/√2)). */
@@ -204,30 +189,14 @@ static void attn_heads(const attn_job *j) {
   free(q), free(k), free(kT), free(v), free(p), free(o);
 }
 
-static void *attn_thread(void *a) {
-  attn_heads((const attn_job *)a);
-  return NULL;
+static void attn_range(const void *p, int64_t h0, int64_t h1) {
+  attn_job j = *(const attn_job *)p;
+  j.h0 = h0, j.h1 = h1;
+  attn_heads(&j);
 }
 
 void sb_attention(const float *qkv, float *out, const float *cos, const float *sin, int64_t T, int64_t d, int64_t heads,
                   int64_t rot, int32_t threads) {
-  const int64_t hs = d / heads;
-  if (threads < 1) threads = 1;
-  if (threads > heads) threads = (int32_t)heads;
-  if (threads > 64) threads = 64;
-  attn_job jobs[64];
-  pthread_t tid[64];
-  int started = 0;
-  const int64_t per = (heads + threads - 1) / threads;
-  for (int i = 0; i < threads; i++) {
-    int64_t h0 = i * per, h1 = h0 + per < heads ? h0 + per : heads;
-    if (h0 >= heads) break;
-    jobs[i] = (attn_job){qkv, cos, sin, out, T, d, hs, rot, h0, h1};
-    if (i == threads - 1 || h1 == heads || pthread_create(&tid[started], NULL, attn_thread, &jobs[i]) != 0) {
-      attn_heads(&jobs[i]);
-    } else {
-      started++;
-    }
-  }
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  const attn_job all = {qkv, cos, sin, out, T, d, d / heads, rot, 0, heads};
+  sb_parallel_for(attn_range, &all, heads, threads, 1);
 }

@@ -5,8 +5,9 @@
 #ifndef SUBBIT_GEMV_COMMON_H
 #define SUBBIT_GEMV_COMMON_H
 #include <immintrin.h>
-#include <pthread.h>
 #include <stdint.h>
+
+#include "thread_pool.h"
 
 #define MAXB 16
 
@@ -79,34 +80,9 @@ static inline void dots(const uint8_t *xu, int64_t cp, int B, const int8_t *w, i
 
 /* ---- row-parallel driver ------------------------------------------------------------- */
 
-typedef void (*row_fn)(const void *ctx, int64_t r0, int64_t r1);
-typedef struct {
-  row_fn fn;
-  const void *ctx;
-  int64_t r0, r1;
-} row_job;
-
-static inline void *row_thread(void *p) {
-  row_job *j = p;
-  j->fn(j->ctx, j->r0, j->r1);
-  return NULL;
-}
-
+typedef sb_range_fn row_fn;
 static inline void parallel_rows(row_fn fn, const void *ctx, int64_t rows, int threads) {
-  if (threads < 1) threads = 1;
-  if (threads > 64) threads = 64;
-  row_job jobs[64];
-  pthread_t tid[64];
-  int started = 0;
-  int64_t per = (rows + threads - 1) / threads;
-  for (int i = 0; i < threads; i++) {
-    int64_t r0 = i * per, r1 = r0 + per < rows ? r0 + per : rows;
-    if (r0 >= rows) break;
-    jobs[i] = (row_job){fn, ctx, r0, r1};
-    if (i == threads - 1 || r1 == rows || pthread_create(&tid[started], NULL, row_thread, &jobs[i]) != 0) fn(ctx, r0, r1);
-    else started++;
-  }
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  sb_parallel_for(fn, ctx, rows, threads, 1);
 }
 
 /* Call FN(c, r0, r1, B) with B a compile-time constant 1…16, so that each batch size gets its own copy
