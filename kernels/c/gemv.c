@@ -4,7 +4,7 @@
  * whose TypeScript reference lib/kernels/reference.ts these are tested against):
  *
  *   fp32      W f32 [rows × cols]
- *   int8      q int8 [rows × cp], f32 scale per 64 columns, Σq per 64 columns
+ *   int8      q int8 [rows × cp], f32 scale per 64 columns, f32 Σ_g s_g·128·Σq_g per row
  *   ternary2  2-bit codes (w+1) 4 per byte, 256-column blocks interleaved so a shift
  *             yields 64 consecutive weights; f32 scale and Σw per row
  *   base3     5 trits per byte (w+1 digits, base 3); f32 scale and Σw per row
@@ -22,16 +22,20 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "gemv_common.h"
 
-/* Software prefetch distances in bytes ahead of each stream (0 = none), overridable at build time for A/B runs. */
+/* Tuning knobs, overridable at build time (-D) for interleaved A/B runs; the values are the best found
+   on this project's machine (AMD EPYC, Zen 5) with weights 64-byte aligned and DRAM-resident:
+   software prefetch distance in bytes ahead of each stream (0 = none: the hardware prefetcher alone;
+   int8 was fastest so, ternary2 with 2 KB), and rows the int8 batch-1 kernel reads at once. */
 #ifndef SB_PF_I8
-#define SB_PF_I8 8192
+#define SB_PF_I8 0
 #endif
 #ifndef SB_I8_ROWS
-#define SB_I8_ROWS 2
+#define SB_I8_ROWS 4
 #endif
 #ifndef SB_PF_T2
 #define SB_PF_T2 2048
@@ -121,7 +125,8 @@ typedef struct {
   float *Y;
   int64_t rows, cp;
   int B;
-  const int8_t *xs; /* ternary2, batch 1: the activations as signed int8 (xu ^ 0x80) */
+  const float *row_bias; /* int8: Σ_g s_g·128·Σq_g per row (the +128 activation bias, removed at the end) */
+  const int8_t *xs;      /* ternary2, batch 1: the activations as signed int8 (xu ^ 0x80) */
   int32_t xs_sum;   /* and their sum */
 } int_ctx;
 
@@ -150,15 +155,13 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_b1_vn
   }
   for (int i = 0; i < n; i++) {
     const int64_t rr = r + i * stride;
-    float bias = 0;
-    for (int64_t g = 0; g < groups; g++) bias += c->scale[rr * groups + g] * 128.0f * (float)c->wsum[rr * groups + g];
-    c->Y[rr] = (_mm512_reduce_add_ps(f[i]) - bias) * c->sx[0];
+    c->Y[rr] = (_mm512_reduce_add_ps(f[i]) - c->row_bias[rr]) * c->sx[0];
   }
 }
 
 /* VNNI: per 64 columns one vpdpbusd from zero, converted to float and scaled into a float
    accumulator, so the horizontal sum happens once per row; the +128 bias is removed at the end
-   as Σ_g s_g·128·Σq_g. */
+   as row_bias = Σ_g s_g·128·Σq_g, precomputed with the weights (4 bytes a row, not 4 a group). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   const int64_t groups = c->cp / 64;
   if (c->B == 1) { /* the decode case: SB_I8_ROWS rows, a 1/SB_I8_ROWS of the range apart */
@@ -173,11 +176,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(
   for (int64_t r = r0; r < r1; r++) {
     __m512 acc[MAXB];
     for (int b = 0; b < c->B; b++) acc[b] = _mm512_setzero_ps();
-    float bias = 0;
     const int8_t *q = (const int8_t *)c->w + r * c->cp;
     for (int64_t g = 0; g < groups; g++) {
       const float s = c->scale[r * groups + g];
-      bias += s * 128.0f * (float)c->wsum[r * groups + g];
       const __m512i w = _mm512_loadu_si512((const void *)(q + g * 64));
       const __m512 sv = _mm512_set1_ps(s);
       for (int b = 0; b < c->B; b++) {
@@ -185,7 +186,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(
         acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sv, acc[b]);
       }
     }
-    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = (_mm512_reduce_add_ps(acc[b]) - bias) * c->sx[b];
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = (_mm512_reduce_add_ps(acc[b]) - c->row_bias[r]) * c->sx[b];
   }
 }
 
@@ -199,16 +200,15 @@ static void i8_rows(const void *p, int64_t r0, int64_t r1) {
     for (int64_t g = 0; g < groups; g++) {
       dots(c->xu, c->cp, c->B, (const int8_t *)c->w + r * c->cp + g * 64, g * 64, 1, d);
       const float s = c->scale[r * groups + g];
-      const int32_t bias = 128 * c->wsum[r * groups + g];
-      for (int b = 0; b < c->B; b++) acc[b] += s * (float)(d[b] - bias);
+      for (int b = 0; b < c->B; b++) acc[b] += s * (float)d[b];
     }
-    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = acc[b] * c->sx[b];
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = (acc[b] - c->row_bias[r]) * c->sx[b];
   }
 }
 
-void sb_gemv_int8(const int8_t *q, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx, float *Y,
-                  int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  int_ctx c = {q, scale, wsum, xu, sx, Y, rows, cp, B, NULL, 0};
+void sb_gemv_int8(const int8_t *q, const float *scale, const float *row_bias, const uint8_t *xu, const float *sx,
+                  float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
+  int_ctx c = {q, scale, NULL, xu, sx, Y, rows, cp, B, row_bias, NULL, 0};
   parallel_rows(i8_rows, &c, rows, threads);
 }
 
@@ -325,7 +325,7 @@ static void t2_rows(const void *p, int64_t r0, int64_t r1) {
 
 void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, 0};
+  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, NULL, 0};
   int8_t *xs = NULL;
   if (B == 1 && level() == 2) { /* signed activations for the batch-1 VNNI path */
     xs = aligned_alloc(64, (size_t)cp);
@@ -462,18 +462,18 @@ void sb_gemv_sparse(const int32_t *pos_off, const uint16_t *pos, const int32_t *
 
 typedef struct {
   const float *a;
-  int64_t n;
-  double sum;
-} bw_job;
+  _Atomic int slots;
+  double sums[64];
+} bw_ctx;
 
-static void *bw_thread(void *p) {
-  bw_job *j = p;
-  /* Four concurrent streams (the thread's range in quarters, 128 floats from each in turn), as a
-     kernel reading several rows at once does: one stream leaves DRAM bandwidth unused on a core
-     that can keep more misses in flight. Eight independent accumulators and a software prefetch
-     ahead of each stream keep the probe limited by memory, not by the core. */
-  const float *base = j->a;
-  int64_t n = j->n;
+static void bw_range(const void *p, int64_t i0, int64_t i1) {
+  bw_ctx *c = (bw_ctx *)p;
+  /* Four concurrent streams (the range in quarters, 128 floats from each in turn), as a kernel
+     reading several rows at once does: one stream leaves DRAM bandwidth unused on a core that can
+     keep more misses in flight. Eight independent accumulators and a software prefetch ahead of
+     each stream keep the probe limited by memory, not by the core. */
+  const float *base = c->a + i0;
+  int64_t n = i1 - i0;
   double s = 0;
   while (n > 0 && ((uintptr_t)base & 63)) s += *base++, n--; /* whole cache lines only: a misaligned
                                                                64-byte load touches two of them */
@@ -495,29 +495,15 @@ static void *bw_thread(void *p) {
   for (int u = 0; u < 8; u++)
     for (int i = 0; i < 16; i++) s += acc[u][i];
   for (int64_t i = 4 * q; i < n; i++) s += base[i];
-  j->sum = s;
-  return NULL;
+  c->sums[atomic_fetch_add(&c->slots, 1)] = s;
 }
 
-/* Streaming sum of n floats split over `threads` threads (a read-bandwidth probe). */
+/* Streaming sum of n floats split over `threads` threads of the pool (a read-bandwidth probe). */
 double sb_stream_sum(const float *a, int64_t n, int32_t threads) {
-  if (threads < 1) threads = 1;
-  if (threads > 64) threads = 64;
-  bw_job jobs[64];
-  pthread_t tid[64];
-  int started[64] = {0};
-  int64_t per = ((n + threads - 1) / threads + 127) & ~(int64_t)127;
-  for (int i = 0; i < threads; i++) {
-    int64_t lo = i * per < n ? i * per : n, hi = lo + per < n ? lo + per : n;
-    jobs[i] = (bw_job){a + lo, hi - lo, 0};
-    if (i < threads - 1) started[i] = pthread_create(&tid[i], NULL, bw_thread, &jobs[i]) == 0;
-    if (!started[i]) bw_thread(&jobs[i]);
-  }
+  bw_ctx c = {.a = a};
+  sb_parallel_for(bw_range, &c, n, threads, 128);
   double s = 0;
-  for (int i = 0; i < threads; i++) {
-    if (started[i]) pthread_join(tid[i], NULL);
-    s += jobs[i].sum;
-  }
+  for (int i = 0; i < c.slots; i++) s += c.sums[i];
   return s;
 }
 

@@ -34,7 +34,10 @@ export interface PreparedWeights {
   packed?: Uint8Array;
   bytesPerRow?: number;
   scale?: Float32Array;
+  /** Ternary formats: Σw per row. */
   wsum?: Int32Array;
+  /** int8: Σ_g s_g·128·Σq_g per row (removes the +128 activation bias). */
+  rowBias?: Float32Array;
   posOff?: Int32Array;
   pos?: Uint16Array;
   negOff?: Int32Array;
@@ -70,24 +73,30 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
   if (kernel === "int8") {
     const cp = roundUp(cols, 64), groups = cp / 64;
     const qz = getQuantizer("rtn_sym").quantize(w, { method: "rtn_sym", bits: 8, groupSize: 64, scaleDtype: "f16" });
-    const q = new Int8Array(rows * cp), wsum = new Int32Array(rows * groups);
+    const q = new Int8Array(rows * cp), rowBias = new Float32Array(rows), scale = qz.meta.scales;
     for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < cols; k++) {
-        const v = qz.symbols[r * cols + k] - 127;
-        q[r * cp + k] = v;
-        wsum[r * groups + Math.floor(k / 64)] += v;
+      let bias = 0; // Σ_g s_g·128·Σq_g: what the +128 activation bias adds to the row's dot product
+      for (let g = 0; g < groups; g++) {
+        let sum = 0;
+        for (let k = g * 64; k < Math.min(cols, (g + 1) * 64); k++) {
+          const v = qz.symbols[r * cols + k] - 127;
+          q[r * cp + k] = v;
+          sum += v;
+        }
+        bias += scale[r * groups + g] * 128 * sum;
       }
+      rowBias[r] = bias;
     }
     return {
       kernel,
       rows,
       cols,
       cp,
-      bytes: q.length + 8 * rows * groups,
+      bytes: q.length + 4 * rows * groups + 4 * rows,
       dequantized: qz.dequantize(),
       q,
-      scale: qz.meta.scales,
-      wsum,
+      scale,
+      rowBias,
     };
   }
   if (cols > 65535 && kernel === "sparse_ternary") {

@@ -120,7 +120,7 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
         }
         return;
       }
-      if (name === "int8") return lib.sb_gemv_int8(p.q!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);
+      if (name === "int8") return lib.sb_gemv_int8(p.q!, p.scale!, p.rowBias!, a.xu, a.sx, y, rows, cp, batch, threads);
       if (name === "ternary2") {
         return lib.sb_gemv_ternary2(p.packed!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);
       }
