@@ -43,6 +43,13 @@
 #ifndef SB_PF_T3
 #define SB_PF_T3 6656
 #endif
+/* base-3 batch 1: rows at once and accumulator chains per row (compute-bound: chains hide vpdpbusd's latency) */
+#ifndef SB_T3_ROWS
+#define SB_T3_ROWS 2
+#endif
+#ifndef SB_T3_CHAINS
+#define SB_T3_CHAINS 3
+#endif
 #ifndef SB_PF_BW
 #define SB_PF_BW 8192
 #endif
@@ -341,8 +348,11 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
 /* ---- ternary, base-3 (5 trits per byte) ----------------------------------------------
  * 320-column blocks of 64 bytes; byte j holds the codes c_i = w + 1 of columns j + 64·i, i = 0…4,
  * as ⌈(Σ c_i·3^(4−i))·256/243⌉ (llama.cpp's TQ1_0 encoding). Then c_i = ⌊3·q_i / 256⌋ with
- * q_0 = byte and q_{i+1} = 3·q_i mod 256 — in SIMD a byte add and two unsigned compares
- * (⌊3q/256⌋ ≥ 1 ⇔ q ≥ 86, ≥ 2 ⇔ q ≥ 171), and each plane i is 64 consecutive columns. */
+ * q_0 = byte and q_{i+1} = 3·q_i mod 256, and each plane i is 64 consecutive columns.
+ * The VNNI path never extracts a trit: since 3·q_i = 256·c_i + q_{i+1},
+ *   Σ_j c_i[j]·x[j] = (3·Σ_j q_i[j]·x[j] − Σ_j q_{i+1}[j]·x[j]) / 256   (exactly),
+ * so each plane costs two byte adds (3q mod 256) and two vpdpbusd (unsigned q, signed x), with
+ * two accumulators per token (P = Σ q_i·x_i, N = Σ q_{i+1}·x_i), and Σ w·x = (3P − N)/256 − Σx. */
 
 static int8_t trit_of[256][5]; /* w = c − 1 of each byte value, for the scalar path */
 static pthread_once_t trits_once = PTHREAD_ONCE_INIT;
@@ -365,47 +375,109 @@ typedef struct {
   float *Y;
   int64_t rows, cp, bytes_per_row;
   int B;
+  const int8_t *xs;  /* VNNI path: the activations as signed int8 (xu ^ 0x80), [B × cp] */
+  int32_t xs_sum[MAXB]; /* and their per-token sums */
 } t3_ctx;
 
-/* B a compile-time constant at each call site; two accumulators per token (even and odd planes). */
+/* B a compile-time constant at each call site; accumulators P and N per token (see above), each split
+   over A independent chains (A = 5 for one token, one per plane): a chain of vpdpbusd into one register
+   is bound by the instruction's latency, not by its throughput. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t3_batch_vnni(
     const t3_ctx *c, int64_t r0, int64_t r1, const int B) {
-  const __m512i c86 = _mm512_set1_epi8(86), c171 = _mm512_set1_epi8((char)171);
-  const __m512i minus1 = _mm512_set1_epi8(-1), zero = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+  enum { MAXA = 5 };
+  const int A = B == 1 ? 5 : B == 2 ? 3 : B <= 4 ? 2 : 1;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *pk = c->packed + r * c->bytes_per_row;
-    __m512i acc[MAXB][2];
+    __m512i P[MAXB][MAXA], N[MAXB][MAXA];
 #pragma GCC unroll 16
-    for (int b = 0; b < B; b++) acc[b][0] = acc[b][1] = zero;
+    for (int b = 0; b < B; b++)
+#pragma GCC unroll 5
+      for (int a = 0; a < A; a++) P[b][a] = N[b][a] = _mm512_setzero_si512();
     for (int64_t blk = 0; blk < c->cp / 320; blk++) {
       SB_PREFETCH(pk + blk * 64, SB_PF_T3);
       __m512i q = _mm512_loadu_si512((const void *)(pk + blk * 64));
-      const uint8_t *x = c->xu + blk * 320;
+      const int8_t *x = c->xs + blk * 320;
 #pragma GCC unroll 5
       for (int i = 0; i < 5; i++) {
-        const __mmask64 ge1 = _mm512_cmpge_epu8_mask(q, c86), ge2 = _mm512_cmpge_epu8_mask(q, c171);
-        const __m512i w = _mm512_mask_mov_epi8(_mm512_mask_mov_epi8(minus1, ge1, zero), ge2, one);
+        const __m512i qn = _mm512_add_epi8(q, _mm512_add_epi8(q, q)); /* 3q mod 256 */
 #pragma GCC unroll 16
-        for (int b = 0; b < B; b++)
-          acc[b][i & 1] = _mm512_dpbusd_epi32(acc[b][i & 1], _mm512_loadu_si512((const void *)(x + b * c->cp + 64 * i)), w);
-        q = _mm512_add_epi8(q, _mm512_add_epi8(q, q)); /* 3q mod 256 */
+        for (int b = 0; b < B; b++) {
+          const __m512i xi = _mm512_loadu_si512((const void *)(x + b * c->cp + 64 * i));
+          P[b][i % A] = _mm512_dpbusd_epi32(P[b][i % A], q, xi);
+          N[b][i % A] = _mm512_dpbusd_epi32(N[b][i % A], qn, xi);
+        }
+        q = qn;
       }
     }
 #pragma GCC unroll 16
     for (int b = 0; b < B; b++) {
-      const int32_t d = _mm512_reduce_add_epi32(_mm512_add_epi32(acc[b][0], acc[b][1])) - 128 * c->wsum[r];
+      __m512i p = P[b][0], n = N[b][0];
+#pragma GCC unroll 5
+      for (int a = 1; a < A; a++) p = _mm512_add_epi32(p, P[b][a]), n = _mm512_add_epi32(n, N[b][a]);
+      const int64_t d = (3 * (int64_t)_mm512_reduce_add_epi32(p) - _mm512_reduce_add_epi32(n)) / 256 - c->xs_sum[b];
       c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
     }
   }
 }
 
+/* Batch 1, SB_T3_ROWS rows at once: rows r, r + stride, … (n of them; missing ones re-read row r and are
+   not written) — separate DRAM streams sharing each activation load; SB_T3_CHAINS chains of P and N per row. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t3_rows_b1_vnni(const t3_ctx *c, int64_t r,
+                                                                                  int64_t stride, int n) {
+  enum { R = SB_T3_ROWS, A = SB_T3_CHAINS };
+  const uint8_t *pk[R];
+  __m512i P[R][A], N[R][A];
+#pragma GCC unroll 8
+  for (int k = 0; k < R; k++) {
+    pk[k] = c->packed + (r + (k < n ? k : 0) * stride) * c->bytes_per_row;
+#pragma GCC unroll 5
+    for (int a = 0; a < A; a++) P[k][a] = N[k][a] = _mm512_setzero_si512();
+  }
+  for (int64_t blk = 0; blk < c->cp / 320; blk++) {
+    __m512i q[R];
+#pragma GCC unroll 8
+    for (int k = 0; k < R; k++) {
+      SB_PREFETCH(pk[k] + blk * 64, SB_PF_T3);
+      q[k] = _mm512_loadu_si512((const void *)(pk[k] + blk * 64));
+    }
+    const int8_t *x = c->xs + blk * 320;
+#pragma GCC unroll 5
+    for (int i = 0; i < 5; i++) {
+      __m512i xi = _mm512_loadu_si512((const void *)(x + 64 * i));
+      __asm__("" : "+v"(xi)); /* one load for every row */
+#pragma GCC unroll 8
+      for (int k = 0; k < R; k++) {
+        const __m512i qn = _mm512_add_epi8(q[k], _mm512_add_epi8(q[k], q[k])); /* 3q mod 256 */
+        P[k][i % A] = _mm512_dpbusd_epi32(P[k][i % A], q[k], xi);
+        N[k][i % A] = _mm512_dpbusd_epi32(N[k][i % A], qn, xi);
+        q[k] = qn;
+      }
+    }
+  }
+  for (int k = 0; k < n; k++) {
+    __m512i p = P[k][0], m = N[k][0];
+    for (int a = 1; a < A; a++) p = _mm512_add_epi32(p, P[k][a]), m = _mm512_add_epi32(m, N[k][a]);
+    const int64_t d = (3 * (int64_t)_mm512_reduce_add_epi32(p) - _mm512_reduce_add_epi32(m)) / 256 - c->xs_sum[0];
+    c->Y[r + k * stride] = c->scale[r + k * stride] * c->sx[0] * (float)d;
+  }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t3_rows_vnni(const t3_ctx *c, int64_t r0, int64_t r1) {
+  if (c->B == 1) { /* the decode case */
+    const int64_t q = (r1 - r0 + SB_T3_ROWS - 1) / SB_T3_ROWS;
+    for (int64_t r = r0; r < r0 + q; r++) {
+      int n = 0;
+      while (n < SB_T3_ROWS && r + n * q < r1) n++;
+      t3_rows_b1_vnni(c, r, q, n);
+    }
+    return;
+  }
   BY_BATCH(t3_batch_vnni, c, r0, r1)
 }
 
 static void t3_rows(const void *p, int64_t r0, int64_t r1) {
   const t3_ctx *c = p;
-  if (level() == 2) return t3_rows_vnni(c, r0, r1);
+  if (c->xs) return t3_rows_vnni(c, r0, r1); /* set only at the VNNI level */
   int8_t *w = aligned_alloc(64, (size_t)c->cp);
   if (!w) return;
   int32_t d[MAXB];
@@ -424,8 +496,19 @@ static void t3_rows(const void *p, int64_t r0, int64_t r1) {
 void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                    float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row, int32_t B, int32_t threads) {
   pthread_once(&trits_once, init_trits);
-  t3_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, bytes_per_row, B};
+  t3_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, bytes_per_row, B, NULL, {0}};
+  int8_t *xs = NULL;
+  if (level() == 2) { /* signed activations for the VNNI path */
+    xs = aligned_alloc(64, (size_t)(B * cp));
+    for (int b = 0; xs && b < B; b++) { /* no memory: xs stays NULL and the scalar path runs */
+      int32_t sum = 0;
+      for (int64_t k = 0; k < cp; k++) xs[b * cp + k] = (int8_t)(xu[b * cp + k] ^ 0x80), sum += xs[b * cp + k];
+      c.xs_sum[b] = sum;
+    }
+    c.xs = xs;
+  }
   parallel_rows(t3_rows, &c, rows, threads);
+  free(xs);
 }
 
 /* ---- sparse ternary (CSR of +1 and −1 positions) -------------------------------------- */
