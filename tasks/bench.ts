@@ -33,6 +33,8 @@ Flags:
   --bytes N    eval suite: first N bytes of val.txt (default all)
   --shapes L   kernels suite: e.g. 4096x4096,1024x1024 (default the three above)
   --kernels L  kernels suite: a subset, e.g. fp32,ternary2,coded_ternary (default all)
+  --sparsities L kernels suite: zero fractions sparse_ternary runs at
+               (default 0.5,0.8,0.9,0.95,0.98,0.99; ternary2's time does not depend on them)
   --backends L kernels suite: c, webgpu or c,webgpu (default both; webgpu runs the WGSL
                int8/ternary2/ternary_base3 kernels on the first adapter, reported by name;
                on a software adapter such as llvmpipe that part alone takes ~15 min)
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
     shapes: { type: "string" },
     backends: { type: "string" },
     kernels: { type: "string" },
+    sparsities: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   }, true);
   if (f.help || positionals.length === 0) {
@@ -93,9 +96,17 @@ async function main(): Promise<void> {
         throw new InputError(`--kernels: '${k}' is not one of ${KERNELS.join(", ")}`);
       }
     }
+    const sparsities = f.sparsities
+      ? f.sparsities.split(",").map((v) => {
+        const x = Number(v.trim());
+        if (!(x >= 0 && x < 1)) throw new InputError(`--sparsities: '${v}' is not a zero fraction in [0, 1)`);
+        return x;
+      })
+      : DEFAULT_KERNEL_BENCH.sparsities;
     await benchKernels({
       ...DEFAULT_KERNEL_BENCH,
       kernels: kernels as KernelName[],
+      sparsities,
       shapes,
       reps: int("reps", f.reps!),
       backends: backends as ("c" | "webgpu")[],

@@ -226,7 +226,7 @@ export const DEFAULT_KERNEL_BENCH: KernelBenchOptions = {
   shapes: [[4096, 4096], [11008, 4096], [4096, 11008]],
   batches: [1, 8],
   threads: [1, navigator.hardwareConcurrency || 1].filter((v, i, a) => a.indexOf(v) === i),
-  sparsities: [0.5, 0.8, 0.9, 0.95],
+  sparsities: [0.5, 0.8, 0.9, 0.95, 0.98, 0.99],
   kernels: [...KERNELS],
   reps: 5,
   backends: ["c", "webgpu"],
