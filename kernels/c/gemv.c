@@ -40,6 +40,9 @@
 #ifndef SB_PF_T2
 #define SB_PF_T2 2048
 #endif
+#ifndef SB_T2_PAIR_MAXB /* ternary2, batch ≤ this: two rows per pass */
+#define SB_T2_PAIR_MAXB 8
+#endif
 #ifndef SB_PF_T3
 #define SB_PF_T3 6656
 #endif
@@ -72,6 +75,21 @@ int32_t sb_gemv_level(int32_t force) {
   return level();
 }
 
+/* For B > 1 tokens: a copy of B rows of row_bytes each, rows row_bytes + 64 apart (64-byte aligned). Rows a
+   multiple of 4 KiB apart put every token's bytes of one column block into the same L1 set (64 sets of 64 bytes
+   here), and 8–16 tokens overflow its ways: batch 16 ran ~2× slower. NULL (B = 1, or no memory): use the rows
+   as they are. */
+static void *padded_rows(const void *src, int B, int64_t row_bytes, int64_t *stride_bytes) {
+  *stride_bytes = row_bytes;
+  if (B <= 1) return NULL;
+  const int64_t stride = (row_bytes + 127) / 64 * 64; /* ≥ row_bytes + 64, a multiple of 64 */
+  uint8_t *dst = aligned_alloc(64, (size_t)(B * stride));
+  if (!dst) return NULL;
+  for (int b = 0; b < B; b++) memcpy(dst + b * stride, (const uint8_t *)src + b * row_bytes, (size_t)row_bytes);
+  *stride_bytes = stride;
+  return dst;
+}
+
 /* ---- fp32 ---------------------------------------------------------------------------- */
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -80,6 +98,7 @@ typedef struct {
   float *Y;
   int64_t rows, cols;
   int B;
+  int64_t xstride; /* floats from one token's activations to the next */
 } f32_ctx;
 
 /* B is a compile-time constant at each call site (see f32_rows): the accumulators live in registers. */
@@ -96,14 +115,14 @@ __attribute__((always_inline)) static inline void f32_batch(const f32_ctx *c, in
 #pragma GCC unroll 16
       for (int b = 0; b < B; b++) {
         v16 xv;
-        memcpy(&xv, c->X + b * K + k, sizeof xv);
+        memcpy(&xv, c->X + b * c->xstride + k, sizeof xv);
         acc[b] += wv * xv;
       }
     }
     for (int b = 0; b < B; b++) {
       float s = 0;
       for (int i = 0; i < 16; i++) s += acc[b][i];
-      for (int64_t k = K16; k < K; k++) s += w[k] * c->X[b * K + k];
+      for (int64_t k = K16; k < K; k++) s += w[k] * c->X[b * c->xstride + k];
       c->Y[b * c->rows + r] = s;
     }
   }
@@ -115,8 +134,11 @@ static void f32_rows(const void *p, int64_t r0, int64_t r1) {
 }
 
 void sb_gemv_f32(const float *W, const float *X, float *Y, int64_t rows, int64_t cols, int32_t B, int32_t threads) {
-  f32_ctx c = {W, X, Y, rows, cols, B};
+  int64_t stride;
+  float *xp = padded_rows(X, B, cols * (int64_t)sizeof(float), &stride);
+  f32_ctx c = {W, xp ? xp : X, Y, rows, cols, B, stride / (int64_t)sizeof(float)};
   parallel_rows(f32_rows, &c, rows, threads);
+  free(xp);
 }
 
 /* ---- int8 × int8, per-64 scales ------------------------------------------------------ */
@@ -133,6 +155,8 @@ typedef struct {
   int64_t rows, cp;
   int B;
   const float *row_bias; /* int8: Σ_g s_g·128·Σq_g per row (the +128 activation bias, removed at the end) */
+  const uint8_t *xp;     /* VNNI batched paths: xu with rows xstride bytes apart (see padded_rows) */
+  int64_t xstride;
   const int8_t *xs;      /* ternary2, batch 1: the activations as signed int8 (xu ^ 0x80) */
   int32_t xs_sum;   /* and their sum */
 } int_ctx;
@@ -189,7 +213,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(
       const __m512i w = _mm512_loadu_si512((const void *)(q + g * 64));
       const __m512 sv = _mm512_set1_ps(s);
       for (int b = 0; b < c->B; b++) {
-        __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xu + b * c->cp + g * 64)), w);
+        __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xp + b * c->xstride + g * 64)), w);
         acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sv, acc[b]);
       }
     }
@@ -215,8 +239,11 @@ static void i8_rows(const void *p, int64_t r0, int64_t r1) {
 
 void sb_gemv_int8(const int8_t *q, const float *scale, const float *row_bias, const uint8_t *xu, const float *sx,
                   float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  int_ctx c = {q, scale, NULL, xu, sx, Y, rows, cp, B, row_bias, NULL, 0};
+  int64_t stride;
+  uint8_t *xp = level() == 2 ? padded_rows(xu, B, cp, &stride) : NULL;
+  int_ctx c = {q, scale, NULL, xu, sx, Y, rows, cp, B, row_bias, xp ? xp : xu, xp ? stride : cp, NULL, 0};
   parallel_rows(i8_rows, &c, rows, threads);
+  free(xp);
 }
 
 /* ---- ternary, 2-bit packed ------------------------------------------------------------ */
@@ -274,26 +301,45 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
     const int_ctx *c, int64_t r0, int64_t r1, const int B) {
   const int64_t bytes = c->cp / 4;
   const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
-  for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *pk = (const uint8_t *)c->w + r * bytes;
-    __m512i acc[MAXB];
+  enum { MAXR = 2 };
+  /* rows sharing each activation load (R·B accumulators in registers): two for 6…8 tokens, where the loads bound
+     the loop; fewer tokens were faster with one row, more spill */
+  const int R = B >= 6 && B <= SB_T2_PAIR_MAXB ? 2 : 1;
+  for (int64_t r = r0; r < r1; r += R) {
+    const int n = r + R <= r1 ? R : (int)(r1 - r);
+    const uint8_t *pk[MAXR];
+    __m512i acc[MAXR][MAXB];
+#pragma GCC unroll 2
+    for (int k = 0; k < R; k++) {
+      pk[k] = (const uint8_t *)c->w + (r + (k < n ? k : 0)) * bytes;
 #pragma GCC unroll 16
-    for (int b = 0; b < B; b++) acc[b] = _mm512_setzero_si512();
+      for (int b = 0; b < B; b++) acc[k][b] = _mm512_setzero_si512();
+    }
     for (int64_t blk = 0; blk < c->cp / 256; blk++) {
-      const __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64));
-      const uint8_t *x = c->xu + blk * 256;
+      __m512i v[MAXR];
+#pragma GCC unroll 2
+      for (int k = 0; k < R; k++) v[k] = _mm512_loadu_si512((const void *)(pk[k] + blk * 64));
+      const uint8_t *x = c->xp + blk * 256;
 #pragma GCC unroll 4
       for (int s = 0; s < 4; s++) {
-        const __m512i w = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 2 * s), three), one);
+        __m512i w[MAXR];
+#pragma GCC unroll 2
+        for (int k = 0; k < R; k++) w[k] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v[k], 2 * s), three), one);
 #pragma GCC unroll 16
-        for (int b = 0; b < B; b++)
-          acc[b] = _mm512_dpbusd_epi32(acc[b], _mm512_loadu_si512((const void *)(x + b * c->cp + s * 64)), w);
+        for (int b = 0; b < B; b++) {
+          __m512i xb = _mm512_loadu_si512((const void *)(x + b * c->xstride + s * 64));
+          if (R > 1) __asm__("" : "+v"(xb)); /* one load for both rows */
+#pragma GCC unroll 2
+          for (int k = 0; k < R; k++) acc[k][b] = _mm512_dpbusd_epi32(acc[k][b], xb, w[k]);
+        }
       }
     }
+    for (int k = 0; k < n; k++) {
 #pragma GCC unroll 16
-    for (int b = 0; b < B; b++) {
-      const int32_t d = _mm512_reduce_add_epi32(acc[b]) - 128 * c->wsum[r];
-      c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
+      for (int b = 0; b < B; b++) {
+        const int32_t d = _mm512_reduce_add_epi32(acc[k][b]) - 128 * c->wsum[r + k];
+        c->Y[b * c->rows + r + k] = c->scale[r + k] * c->sx[b] * (float)d;
+      }
     }
   }
 }
@@ -332,7 +378,8 @@ static void t2_rows(const void *p, int64_t r0, int64_t r1) {
 
 void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, NULL, 0};
+  /* activations as they are (not padded_rows: measured slower here for every batch size) */
+  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0};
   int8_t *xs = NULL;
   if (B == 1 && level() == 2) { /* signed activations for the batch-1 VNNI path */
     xs = aligned_alloc(64, (size_t)cp);
@@ -375,7 +422,8 @@ typedef struct {
   float *Y;
   int64_t rows, cp, bytes_per_row;
   int B;
-  const int8_t *xs;  /* VNNI path: the activations as signed int8 (xu ^ 0x80), [B × cp] */
+  const int8_t *xs;  /* VNNI path: the activations as signed int8 (xu ^ 0x80), rows xstride bytes apart */
+  int64_t xstride;
   int32_t xs_sum[MAXB]; /* and their per-token sums */
 } t3_ctx;
 
@@ -402,7 +450,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
         const __m512i qn = _mm512_add_epi8(q, _mm512_add_epi8(q, q)); /* 3q mod 256 */
 #pragma GCC unroll 16
         for (int b = 0; b < B; b++) {
-          const __m512i xi = _mm512_loadu_si512((const void *)(x + b * c->cp + 64 * i));
+          const __m512i xi = _mm512_loadu_si512((const void *)(x + b * c->xstride + 64 * i));
           P[b][i % A] = _mm512_dpbusd_epi32(P[b][i % A], q, xi);
           N[b][i % A] = _mm512_dpbusd_epi32(N[b][i % A], qn, xi);
         }
@@ -496,13 +544,15 @@ static void t3_rows(const void *p, int64_t r0, int64_t r1) {
 void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                    float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row, int32_t B, int32_t threads) {
   pthread_once(&trits_once, init_trits);
-  t3_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, bytes_per_row, B, NULL, {0}};
+  /* rows of a batch 64 bytes more than cp apart: see padded_rows */
+  const int64_t stride = B > 1 ? (cp + 127) / 64 * 64 : cp;
+  t3_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, bytes_per_row, B, NULL, stride, {0}};
   int8_t *xs = NULL;
   if (level() == 2) { /* signed activations for the VNNI path */
-    xs = aligned_alloc(64, (size_t)(B * cp));
+    xs = aligned_alloc(64, (size_t)(B * stride));
     for (int b = 0; xs && b < B; b++) { /* no memory: xs stays NULL and the scalar path runs */
       int32_t sum = 0;
-      for (int64_t k = 0; k < cp; k++) xs[b * cp + k] = (int8_t)(xu[b * cp + k] ^ 0x80), sum += xs[b * cp + k];
+      for (int64_t k = 0; k < cp; k++) xs[b * stride + k] = (int8_t)(xu[b * cp + k] ^ 0x80), sum += xs[b * stride + k];
       c.xs_sum[b] = sum;
     }
     c.xs = xs;
