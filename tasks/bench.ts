@@ -26,7 +26,9 @@ Suites:
 Flags:
   --rows N     (default 4096)
   --cols N     (default 4096)
-  --reps N     repetitions, median reported (default 5)
+  --reps N     repetitions, median reported (default 5; kernels suite: per variant and round)
+  --rounds N   kernels suite: rounds over all variants of a shape, batch and thread count,
+               the median over every round's passes reported (default 3; coded_ternary: 1)
   --seed N     seed of the random tensor (default 0)
   --model PATH model for the coder suite (default ${DEFAULT_MODEL})
   --layers G   layer globs for the coder suite (default every 2-D weight)
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     backends: { type: "string" },
     kernels: { type: "string" },
     sparsities: { type: "string" },
+    rounds: { type: "string", default: String(DEFAULT_KERNEL_BENCH.rounds) },
     help: { type: "boolean", short: "h", default: false },
   }, true);
   if (f.help || positionals.length === 0) {
@@ -107,6 +110,7 @@ async function main(): Promise<void> {
       ...DEFAULT_KERNEL_BENCH,
       kernels: kernels as KernelName[],
       sparsities,
+      rounds: int("rounds", f.rounds!),
       shapes,
       reps: int("reps", f.reps!),
       backends: backends as ("c" | "webgpu")[],

@@ -50,7 +50,10 @@ export interface KernelBenchOptions {
   threads: number[];
   sparsities: number[];
   kernels: KernelName[];
+  /** Timed passes per variant and round (the median over all of them is reported). */
   reps: number;
+  /** Rounds over all variants of a shape, batch and thread count (coded_ternary: one). */
+  rounds: number;
   backends: ("c" | "webgpu")[];
 }
 
@@ -115,33 +118,40 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
   const probe = alignedArray(Float32Array, PROBE_NEAR_BYTES / 4).fill(1);
   for (const [rows, cols] of o.shapes) {
     const w = benchWeights(rows, cols);
-    const variants = variantsOf(o.kernels, o.sparsities);
-    const fp32Ms = new Map<string, number>();
-    for (const v of variants) {
+    // every variant's DRAM copies prepared up front, so that the rounds below can visit them in turn
+    const prepared = variantsOf(o.kernels, o.sparsities).map((v) => {
       const kern = cGemv(v.kernel, lib);
       const first = kern.prepare(w, v.sparsity ?? undefined);
-      // copies of the prepared weights, together larger than 4× the LLC (the first copy included)
-      const copies: PreparedWeights[] = [first];
-      // decoding is compute-bound (~10 ns a weight): enough copies to pass the LLC once, not four times
+      // copies of the prepared weights, together larger than 4× the LLC (the first copy included);
+      // decoding is compute-bound (~5 ns a weight): enough copies to pass the LLC once, not four times
       const need = v.kernel === "coded_ternary" ? Math.ceil(LLC_BYTES / first.bytes) + 1 : copiesFor(first.bytes);
+      const copies: PreparedWeights[] = [first];
       for (let i = 1; i < need; i++) copies.push(alignedWeights(first, true));
-      for (const batch of o.batches) {
-        const x = seededGaussian(batch * cols, 7, 1), y = new Float32Array(batch * rows);
-        for (const threads of o.threads) {
-          for (const c of copies) kern.run(c, x, y, batch, threads); // warm
-          // each rep: one pass over the copies, then one streaming-sum pass (same threads) — the bandwidth
-          // the kernel is compared with is measured next to it in time (this host's bandwidth drifts)
-          const times: number[] = [], bws: number[] = [];
-          for (let rep = 0; rep < o.reps; rep++) {
-            const t0 = performance.now();
-            for (const c of copies) kern.run(c, x, y, batch, threads);
-            times.push((performance.now() - t0) / copies.length);
-            bws.push(streamGbps(lib, probe, threads));
-          }
-          const ms = median(times), bwNear = median(bws);
-          const key = `${batch}/${threads}`;
-          if (v.kernel === "fp32") fp32Ms.set(key, ms);
-          const gbps = first.bytes / ms / 1e6;
+      return { ...v, kern, first, copies };
+    });
+    for (const batch of o.batches) {
+      const x = seededGaussian(batch * cols, 7, 1), y = new Float32Array(batch * rows);
+      for (const threads of o.threads) {
+        const times = prepared.map(() => [] as number[]), bws = prepared.map(() => [] as number[]);
+        // rounds visit every variant in turn (this host's speed drifts over minutes: a variant measured in one
+        // stretch can land in a slow one); within a round, each rep is one pass over the copies followed by one
+        // streaming-sum pass (same threads), so the bandwidth a kernel is compared with is measured next to it
+        for (let round = 0; round < o.rounds; round++) {
+          prepared.forEach((v, i) => {
+            if (v.kernel === "coded_ternary" && round > 0) return; // ~1000× slower than memory: one round
+            if (round === 0) for (const c of v.copies) v.kern.run(c, x, y, batch, threads); // warm
+            for (let rep = 0; rep < o.reps; rep++) {
+              const t0 = performance.now();
+              for (const c of v.copies) v.kern.run(c, x, y, batch, threads);
+              times[i].push((performance.now() - t0) / v.copies.length);
+              bws[i].push(streamGbps(lib, probe, threads));
+            }
+          });
+        }
+        const fp32 = prepared.findIndex((v) => v.kernel === "fp32");
+        const fp32Ms = fp32 >= 0 ? median(times[fp32]) : null;
+        prepared.forEach((v, i) => {
+          const ms = median(times[i]), bwNear = median(bws[i]), gbps = v.first.bytes / ms / 1e6;
           const r: BenchRecord = {
             backend: "c",
             adapter: cpu,
@@ -155,14 +165,15 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
             gbps,
             bw_gbps: bwNear,
             bw_fraction: gbps / bwNear,
-            speedup_vs_fp32: fp32Ms.has(key) ? fp32Ms.get(key)! / ms : null,
+            speedup_vs_fp32: fp32Ms === null ? null : fp32Ms / ms,
             bw_gbps_start: bw.get(threads)!,
-            weight_bytes: first.bytes,
-            copies: copies.length,
+            weight_bytes: v.first.bytes,
+            copies: v.copies.length,
+            passes: times[i].length,
           };
           emit(r);
           out.push(r);
-        }
+        });
       }
     }
   }
@@ -229,5 +240,6 @@ export const DEFAULT_KERNEL_BENCH: KernelBenchOptions = {
   sparsities: [0.5, 0.8, 0.9, 0.95, 0.98, 0.99],
   kernels: [...KERNELS],
   reps: 5,
+  rounds: 3,
   backends: ["c", "webgpu"],
 };
