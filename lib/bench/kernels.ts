@@ -139,7 +139,9 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
         for (let round = 0; round < o.rounds; round++) {
           prepared.forEach((v, i) => {
             if (v.kernel === "coded_ternary" && round > 0) return; // ~1000× slower than memory: one round
-            if (round === 0) for (const c of v.copies) v.kern.run(c, x, y, batch, threads); // warm
+            if (round === 0) {
+              for (const c of v.copies) v.kern.run(c, x, y, batch, threads); // warm
+            }
             for (let rep = 0; rep < o.reps; rep++) {
               const t0 = performance.now();
               for (const c of v.copies) v.kern.run(c, x, y, batch, threads);
