@@ -2,6 +2,8 @@
 import { benchCoder } from "../lib/bench/coder.ts";
 import { benchEval } from "../lib/bench/eval.ts";
 import { benchKernels, DEFAULT_KERNEL_BENCH } from "../lib/bench/kernels.ts";
+import { emit } from "../lib/bench/report.ts";
+import { runEnvironment } from "../lib/results/environment.ts";
 import { type KernelName, KERNELS } from "../lib/kernels/formats.ts";
 import { benchQuant } from "../lib/bench/quant.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
@@ -70,6 +72,14 @@ async function main(): Promise<void> {
   };
   const suite = positionals[0];
   if (!SUITES.includes(suite)) throw new InputError(`unknown suite '${suite}' (one of ${SUITES.join(", ")})`);
+  // first line of every suite's output: where, when and with what it ran (versions, commit, CPU, arguments)
+  emit({
+    record: "environment",
+    suite,
+    argv: Deno.args.join(" "),
+    started_at: new Date().toISOString(),
+    ...await runEnvironment(),
+  });
   if (suite === "quant") {
     benchQuant({
       rows: int("rows", f.rows!),

@@ -1,0 +1,50 @@
+import { strict as assert } from "node:assert";
+import { ensureNative } from "../kernels/native.ts";
+import { benchKernels } from "./kernels.ts";
+
+const lib = await ensureNative();
+
+Deno.test({
+  name: "bench kernels (C): a record per kernel, batch and thread count, medians over rounds × reps passes",
+  ignore: !lib,
+  async fn() {
+    const kernels = ["fp32", "int8", "ternary2", "ternary_base3", "sparse_ternary"] as const;
+    const out = await benchKernels({
+      shapes: [[64, 512]],
+      batches: [1, 2],
+      threads: [1, 2],
+      sparsities: [0.9],
+      kernels: [...kernels],
+      reps: 2,
+      rounds: 2,
+      backends: ["c"],
+    });
+    const probes = out.filter((r) => r.kernel === "stream_sum");
+    assert.deepEqual(probes.map((r) => r.threads), [1, 2]);
+    for (const p of probes) assert.ok(Number(p.bw_gbps) > 0);
+    const rows = out.filter((r) => r.kernel !== "stream_sum");
+    assert.equal(rows.length, kernels.length * 2 * 2);
+    for (const r of rows) {
+      const ms = Number(r.ms), gbps = Number(r.gbps), bw = Number(r.bw_gbps);
+      assert.ok(ms > 0 && gbps > 0 && bw > 0, JSON.stringify(r));
+      assert.ok(Math.abs(Number(r.bw_fraction) - gbps / bw) < 1e-12);
+      assert.ok(Math.abs(gbps - Number(r.weight_bytes) / ms / 1e6) < 1e-9 * gbps);
+      assert.equal(r.passes, 4);
+      assert.equal(r.rows, 64);
+      assert.equal(r.cols, 512);
+      assert.equal(r.sparsity, r.kernel === "sparse_ternary" ? 0.9 : null);
+      if (r.kernel === "fp32") assert.equal(r.speedup_vs_fp32, 1);
+    }
+    for (const k of kernels) {
+      for (const b of [1, 2]) {
+        for (const t of [1, 2]) {
+          assert.equal(
+            rows.filter((r) => r.kernel === k && r.batch === b && r.threads === t).length,
+            1,
+            `${k} ${b} ${t}`,
+          );
+        }
+      }
+    }
+  },
+});
