@@ -37,6 +37,12 @@
 #ifndef SB_I8_ROWS
 #define SB_I8_ROWS 4
 #endif
+#ifndef SB_F32_ROWS /* fp32 batch 1: rows at once (1: one row at a time) */
+#define SB_F32_ROWS 4
+#endif
+#ifndef SB_PF_F32
+#define SB_PF_F32 2048
+#endif
 #ifndef SB_PF_T2
 #define SB_PF_T2 2048
 #endif
@@ -128,8 +134,46 @@ __attribute__((always_inline)) static inline void f32_batch(const f32_ctx *c, in
   }
 }
 
+/* Batch 1: SB_F32_ROWS rows a 1/SB_F32_ROWS of the range apart (separate DRAM streams sharing each activation
+   load, as the integer kernels do — the baseline gets the same memory-level parallelism they have). Rows
+   r, r + stride, … (n of them; missing ones re-read row r and are not written). */
+static void f32_rows_b1(const f32_ctx *c, int64_t r, int64_t stride, int n) {
+  enum { R = SB_F32_ROWS };
+  const int64_t K = c->cols, K16 = K & ~(int64_t)15;
+  const float *w[R];
+  v16 acc[R];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; i++) w[i] = c->W + (r + (i < n ? i : 0) * stride) * K, acc[i] = (v16){0};
+  for (int64_t k = 0; k < K16; k += 16) {
+    v16 xv;
+    memcpy(&xv, c->X + k, sizeof xv);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+      SB_PREFETCH(w[i] + k, SB_PF_F32);
+      v16 wv;
+      memcpy(&wv, w[i] + k, sizeof wv);
+      acc[i] += wv * xv;
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    float s = 0;
+    for (int j = 0; j < 16; j++) s += acc[i][j];
+    for (int64_t k = K16; k < K; k++) s += w[i][k] * c->X[k];
+    c->Y[r + i * stride] = s;
+  }
+}
+
 static void f32_rows(const void *p, int64_t r0, int64_t r1) {
   const f32_ctx *c = p;
+  if (c->B == 1 && SB_F32_ROWS > 1) {
+    const int64_t q = (r1 - r0 + SB_F32_ROWS - 1) / SB_F32_ROWS;
+    for (int64_t r = r0; r < r0 + q; r++) {
+      int n = 0;
+      while (n < SB_F32_ROWS && r + n * q < r1) n++;
+      f32_rows_b1(c, r, q, n);
+    }
+    return;
+  }
   BY_BATCH(f32_batch, c, r0, r1)
 }
 
