@@ -85,15 +85,29 @@ int32_t sb_gemv_level(int32_t force) {
    multiple of 4 KiB apart put every token's bytes of one column block into the same L1 set (64 sets of 64 bytes
    here), and 8–16 tokens overflow its ways: batch 16 ran ~2× slower. NULL (B = 1, or no memory): use the rows
    as they are. */
+static inline int64_t padded_stride(int64_t row_bytes) { return (row_bytes + 127) / 64 * 64; } /* ≥ +64, ×64 */
+
 static void *padded_rows(const void *src, int B, int64_t row_bytes, int64_t *stride_bytes) {
   *stride_bytes = row_bytes;
   if (B <= 1) return NULL;
-  const int64_t stride = (row_bytes + 127) / 64 * 64; /* ≥ row_bytes + 64, a multiple of 64 */
+  const int64_t stride = padded_stride(row_bytes);
   uint8_t *dst = aligned_alloc(64, (size_t)(B * stride));
   if (!dst) return NULL;
   for (int b = 0; b < B; b++) memcpy(dst + b * stride, (const uint8_t *)src + b * row_bytes, (size_t)row_bytes);
   *stride_bytes = stride;
   return dst;
+}
+
+/* The activations as signed int8 (xu ^ 0x80) for the kernels whose vpdpbusd takes the weights as the unsigned
+   operand: B rows of cp bytes, `stride` apart, and each row's sum in sums[b]. NULL when out of memory. */
+static int8_t *signed_acts(const uint8_t *xu, int B, int64_t cp, int64_t stride, int32_t *sums) {
+  int8_t *xs = aligned_alloc(64, (size_t)(B * stride));
+  for (int b = 0; xs && b < B; b++) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < cp; k++) xs[b * stride + k] = (int8_t)(xu[b * cp + k] ^ 0x80), sum += xs[b * stride + k];
+    sums[b] = sum;
+  }
+  return xs;
 }
 
 /* ---- fp32 ---------------------------------------------------------------------------- */
@@ -166,12 +180,7 @@ static void f32_rows_b1(const f32_ctx *c, int64_t r, int64_t stride, int n) {
 static void f32_rows(const void *p, int64_t r0, int64_t r1) {
   const f32_ctx *c = p;
   if (c->B == 1 && SB_F32_ROWS > 1) {
-    const int64_t q = (r1 - r0 + SB_F32_ROWS - 1) / SB_F32_ROWS;
-    for (int64_t r = r0; r < r0 + q; r++) {
-      int n = 0;
-      while (n < SB_F32_ROWS && r + n * q < r1) n++;
-      f32_rows_b1(c, r, q, n);
-    }
+    FOR_ROW_GROUPS(SB_F32_ROWS, r0, r1, f32_rows_b1(c, r, q, n));
     return;
   }
   BY_BATCH(f32_batch, c, r0, r1)
@@ -239,13 +248,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_b1_vn
    as row_bias = Σ_g s_g·128·Σq_g, precomputed with the weights (4 bytes a row, not 4 a group). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   const int64_t groups = c->cp / 64;
-  if (c->B == 1) { /* the decode case: SB_I8_ROWS rows, a 1/SB_I8_ROWS of the range apart */
-    const int64_t q = (r1 - r0 + SB_I8_ROWS - 1) / SB_I8_ROWS;
-    for (int64_t r = r0; r < r0 + q; r++) {
-      int n = 0;
-      while (n < SB_I8_ROWS && r + n * q < r1) n++;
-      i8_rows_b1_vnni(c, r, q, n);
-    }
+  if (c->B == 1) { /* the decode case */
+    FOR_ROW_GROUPS(SB_I8_ROWS, r0, r1, i8_rows_b1_vnni(c, r, q, n));
     return;
   }
   for (int64_t r = r0; r < r1; r++) {
@@ -341,16 +345,16 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_
 
 /* Batch B (a compile-time constant at each call site): per 256-column block the four weight vectors
    w − 1 ∈ {−1, 0, 1} are unpacked once and used by every token; one accumulator per token. */
-/* R rows r, r + stride, … (n ≤ R of them; missing ones re-read row r and are not written) for B tokens, both
-   compile-time constants at each call site: per 256-column block each row's four weight vectors w − 1 ∈ {−1,0,1}
+/* Four rows r, r + stride, … (n ≤ 4 of them; missing ones re-read row r and are not written) for B tokens (a
+   compile-time constant at each call site): per 256-column block each row's four weight vectors w − 1 ∈ {−1,0,1}
    are unpacked once and used by every token, each token's activation load by every row. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_rows_tokens(
-    const int_ctx *c, int64_t r, int64_t stride, int n, const int B, const int R) {
-  enum { MAXR = 4 };
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_four_rows_tokens(
+    const int_ctx *c, int64_t r, int64_t stride, int n, const int B) {
+  enum { R = 4 };
   const int64_t bytes = c->cp / 4;
   const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
-  const uint8_t *pk[MAXR];
-  __m512i acc[MAXR][MAXB];
+  const uint8_t *pk[R];
+  __m512i acc[R][MAXB];
 #pragma GCC unroll 4
   for (int k = 0; k < R; k++) {
     pk[k] = (const uint8_t *)c->w + (r + (k < n ? k : 0) * stride) * bytes;
@@ -358,22 +362,22 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
     for (int b = 0; b < B; b++) acc[k][b] = _mm512_setzero_si512();
   }
   for (int64_t blk = 0; blk < c->cp / 256; blk++) {
-    __m512i v[MAXR];
+    __m512i v[R];
 #pragma GCC unroll 4
     for (int k = 0; k < R; k++) {
-      if (R == 4) SB_PREFETCH(pk[k] + blk * 64, SB_PF_T2);
+      SB_PREFETCH(pk[k] + blk * 64, SB_PF_T2);
       v[k] = _mm512_loadu_si512((const void *)(pk[k] + blk * 64));
     }
     const uint8_t *x = c->xp + blk * 256;
 #pragma GCC unroll 4
     for (int s = 0; s < 4; s++) {
-      __m512i w[MAXR];
+      __m512i w[R];
 #pragma GCC unroll 4
       for (int k = 0; k < R; k++) w[k] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v[k], 2 * s), three), one);
 #pragma GCC unroll 16
       for (int b = 0; b < B; b++) {
         __m512i xb = _mm512_loadu_si512((const void *)(x + b * c->xstride + s * 64));
-        if (R > 1) __asm__("" : "+v"(xb)); /* one load for every row */
+        __asm__("" : "+v"(xb)); /* one load for every row */
 #pragma GCC unroll 4
         for (int k = 0; k < R; k++) acc[k][b] = _mm512_dpbusd_epi32(acc[k][b], xb, w[k]);
       }
@@ -421,12 +425,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_batch_vnni(
     const int_ctx *c, int64_t r0, int64_t r1, const int B) {
   if (B >= 2 && B <= SB_T2_QUAD_MAXB) {
-    const int64_t q = (r1 - r0 + 3) / 4;
-    for (int64_t r = r0; r < r0 + q; r++) {
-      int n = 0;
-      while (n < 4 && r + n * q < r1) n++;
-      t2_rows_tokens(c, r, q, n, B, 4);
-    }
+    FOR_ROW_GROUPS(4, r0, r1, t2_four_rows_tokens(c, r, q, n, B));
   } else {
     for (int64_t r = r0; r < r1; r++) t2_row_tokens(c, r, B);
   }
@@ -434,12 +433,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   if (c->B == 1 && c->xs) { /* the decode case */
-    const int64_t q = (r1 - r0 + 3) / 4;
-    for (int64_t r = r0; r < r0 + q; r++) {
-      int n = 0;
-      while (n < 4 && r + n * q < r1) n++;
-      t2_four_rows_vnni(c, r, q, n);
-    }
+    FOR_ROW_GROUPS(4, r0, r1, t2_four_rows_vnni(c, r, q, n));
     return;
   }
   BY_BATCH(t2_batch_vnni, c, r0, r1)
@@ -468,14 +462,9 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
   /* activations as they are (not padded_rows: measured slower here for every batch size) */
   int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0};
-  int8_t *xs = NULL;
-  if (B == 1 && level() == 2) { /* signed activations for the batch-1 VNNI path */
-    xs = aligned_alloc(64, (size_t)cp);
-    if (xs) {
-      for (int64_t k = 0; k < cp; k++) xs[k] = (int8_t)(xu[k] ^ 0x80), c.xs_sum += xs[k];
-      c.xs = xs;
-    } /* no memory: xs stays NULL and the batched path below still works */
-  }
+  /* the batch-1 VNNI path; no memory: xs stays NULL and the batched path still works */
+  int8_t *xs = B == 1 && level() == 2 ? signed_acts(xu, 1, cp, cp, &c.xs_sum) : NULL;
+  c.xs = xs;
   parallel_rows(t2_rows, &c, rows, threads);
   free(xs);
 }
@@ -600,12 +589,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t3_rows_b1_vn
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t3_rows_vnni(const t3_ctx *c, int64_t r0, int64_t r1) {
   if (c->B == 1) { /* the decode case */
-    const int64_t q = (r1 - r0 + SB_T3_ROWS - 1) / SB_T3_ROWS;
-    for (int64_t r = r0; r < r0 + q; r++) {
-      int n = 0;
-      while (n < SB_T3_ROWS && r + n * q < r1) n++;
-      t3_rows_b1_vnni(c, r, q, n);
-    }
+    FOR_ROW_GROUPS(SB_T3_ROWS, r0, r1, t3_rows_b1_vnni(c, r, q, n));
     return;
   }
   BY_BATCH(t3_batch_vnni, c, r0, r1)
@@ -633,18 +617,11 @@ void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsu
                    float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row, int32_t B, int32_t threads) {
   pthread_once(&trits_once, init_trits);
   /* rows of a batch 64 bytes more than cp apart: see padded_rows */
-  const int64_t stride = B > 1 ? (cp + 127) / 64 * 64 : cp;
+  const int64_t stride = B > 1 ? padded_stride(cp) : cp;
   t3_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, bytes_per_row, B, NULL, stride, {0}};
-  int8_t *xs = NULL;
-  if (level() == 2) { /* signed activations for the VNNI path */
-    xs = aligned_alloc(64, (size_t)(B * stride));
-    for (int b = 0; xs && b < B; b++) { /* no memory: xs stays NULL and the scalar path runs */
-      int32_t sum = 0;
-      for (int64_t k = 0; k < cp; k++) xs[b * stride + k] = (int8_t)(xu[b * cp + k] ^ 0x80), sum += xs[b * stride + k];
-      c.xs_sum[b] = sum;
-    }
-    c.xs = xs;
-  }
+  /* the VNNI path; no memory: xs stays NULL and the scalar path runs */
+  int8_t *xs = level() == 2 ? signed_acts(xu, B, cp, stride, c.xs_sum) : NULL;
+  c.xs = xs;
   parallel_rows(t3_rows, &c, rows, threads);
   free(xs);
 }

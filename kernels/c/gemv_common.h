@@ -85,6 +85,18 @@ static inline void parallel_rows(row_fn fn, const void *ctx, int64_t rows, int t
   sb_parallel_for(fn, ctx, rows, threads, 1);
 }
 
+/* Visit the rows [r0, r1) as groups of up to R rows ⌈(r1 − r0)/R⌉ apart — R separate DRAM streams, for kernels
+   that read R rows at once: CALL runs with r (the group's first row), q (the spacing) and n (its rows, ≤ R). */
+#define FOR_ROW_GROUPS(R, r0, r1, CALL)                         \
+  do {                                                          \
+    const int64_t q = ((r1) - (r0) + (R) - 1) / (R);            \
+    for (int64_t r = (r0); r < (r0) + q; r++) {                 \
+      int n = 0;                                                \
+      while (n < (R) && r + n * q < (r1)) n++;                  \
+      CALL;                                                     \
+    }                                                           \
+  } while (0)
+
 /* Call FN(c, r0, r1, B) with B a compile-time constant 1…16, so that each batch size gets its own copy
    with its per-token accumulators in registers (a runtime-sized array of them is kept on the stack). */
 #define BY_BATCH(FN, c, r0, r1)                                    \

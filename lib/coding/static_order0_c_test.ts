@@ -8,6 +8,12 @@ import { staticOrder0x2C, staticOrder0x2Ts } from "./static_order0_x2.ts";
 
 const lib = await ensureNative();
 
+/** An alphabet size 1…256 and up to 3000 symbols below it (at least minLength). */
+const alphabetAndSymbols = (minLength: number) =>
+  fc.integer({ min: 1, max: 256 }).chain((k) =>
+    fc.tuple(fc.constant(k), fc.array(fc.nat(k - 1), { minLength, maxLength: 3000 }))
+  );
+
 Deno.test({
   name:
     "static order-0 in C: byte-identical to the TypeScript reference, random and adversarial streams, every alphabet path (1-8 compares, table)",
@@ -22,12 +28,7 @@ Deno.test({
       assert.deepEqual(c.decodeInto(ref, new Uint8Array(sym.length).fill(99), levels), sym); // reused, dirty buffer
     };
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 256 }).chain((k) =>
-          fc.tuple(fc.constant(k), fc.array(fc.nat(k - 1), { maxLength: 3000 }))
-        ),
-        ([k, arr]) => check(Uint8Array.from(arr), k),
-      ),
+      fc.property(alphabetAndSymbols(0), ([k, arr]) => check(Uint8Array.from(arr), k)),
       { numRuns: 200 },
     );
     const r = mulberry32(4);
@@ -88,12 +89,7 @@ Deno.test({
       assert.ok(ref.length <= single.length + 16, `x2 costs ${ref.length - single.length} bytes over static_o0`);
     };
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 256 }).chain((k) =>
-          fc.tuple(fc.constant(k), fc.array(fc.nat(k - 1), { minLength: 1, maxLength: 3000 }))
-        ),
-        ([k, arr]) => check(Uint8Array.from(arr), k),
-      ),
+      fc.property(alphabetAndSymbols(1), ([k, arr]) => check(Uint8Array.from(arr), k)),
       { numRuns: 200 },
     );
     const r = mulberry32(9);

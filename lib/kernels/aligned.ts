@@ -37,7 +37,7 @@ export const isAligned = (a: Typed): boolean => addressOf(a) % BigInt(ALIGNMENT)
 /** A zeroed array of `length` elements whose first byte sits on a 64-byte boundary. */
 export function alignedArray<T extends Typed>(ctor: TypedCtor<T>, length: number): T {
   const buffer = new ArrayBuffer(length * ctor.BYTES_PER_ELEMENT + ALIGNMENT);
-  const base = Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(buffer)));
+  const base = addressOf(new Uint8Array(buffer));
   const offset = Number((BigInt(ALIGNMENT) - base % BigInt(ALIGNMENT)) % BigInt(ALIGNMENT));
   return new ctor(buffer, offset, length);
 }
