@@ -52,13 +52,6 @@
 #ifndef SB_PF_T3
 #define SB_PF_T3 6656
 #endif
-/* base-3 batch 1: rows at once and accumulator chains per row (compute-bound: chains hide vpdpbusd's latency) */
-#ifndef SB_T3_ROWS
-#define SB_T3_ROWS 2
-#endif
-#ifndef SB_T3_CHAINS
-#define SB_T3_CHAINS 3
-#endif
 #ifndef SB_PF_BW
 #define SB_PF_BW 8192
 #endif
@@ -470,134 +463,181 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
 }
 
 /* ---- ternary, base-3 (5 trits per byte) ----------------------------------------------
- * 320-column blocks of 64 bytes; byte j holds the codes c_i = w + 1 of columns j + 64·i, i = 0…4,
- * as ⌈(Σ c_i·3^(4−i))·256/243⌉ (llama.cpp's TQ1_0 encoding). Then c_i = ⌊3·q_i / 256⌋ with
- * q_0 = byte and q_{i+1} = 3·q_i mod 256, and each plane i is 64 consecutive columns.
- * The VNNI path never extracts a trit: since 3·q_i = 256·c_i + q_{i+1},
- *   Σ_j c_i[j]·x[j] = (3·Σ_j q_i[j]·x[j] − Σ_j q_{i+1}[j]·x[j]) / 256   (exactly),
- * so each plane costs two byte adds (3q mod 256) and two vpdpbusd (unsigned q, signed x), with
- * two accumulators per token (P = Σ q_i·x_i, N = Σ q_{i+1}·x_i), and Σ w·x = (3P − N)/256 − Σx. */
+ * 320-column blocks of 64 bytes; byte j of a block holds the weights of columns j + 64·i, i = 0…4, in the
+ * base-3 code of lib/kernels/base3_code.ts: w_i = PLANE_i[the byte without bit SKIP_i, packed to 7 bits], with
+ * SKIP = 7, 7, 0, 0, 3. The caller passes the five 128-entry tables (int8 w). AVX-512 VBMI: the 7-bit index is
+ * the byte itself (vpermi2b ignores an index's bit 7), byte >> 1 (vpsrlw: bit 7 takes the next byte's bit 0,
+ * ignored), or bits 0–2 of the byte with bits 1–6 of byte >> 1 (a bit select of the two); each plane is one
+ * vpermi2b to 64 signed weights and one vpdpbusd with the biased activations (u8 x + 128 × s8 w), and
+ *   Σ w·x = Σ w·(x + 128) − 128·Σw.
+ * Seven vector operations and five vpdpbusd per 64 bytes (320 weights). */
 
-static int8_t trit_of[256][5]; /* w = c − 1 of each byte value, for the scalar path */
-static pthread_once_t trits_once = PTHREAD_ONCE_INIT;
-static void init_trits(void) {
-  for (int v = 0; v < 256; v++) {
-    unsigned q = (unsigned)v;
-    for (int i = 0; i < 5; i++) {
-      trit_of[v][i] = (int8_t)((q * 3) >> 8) - 1;
-      q = (q * 3) & 255;
-    }
-  }
-}
+#define T3_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
 
 typedef struct {
   const uint8_t *packed;
   const float *scale;
   const int32_t *wsum;
+  const int8_t *planes; /* 5 × 128 */
   const uint8_t *xu;
   const float *sx;
   float *Y;
   int64_t rows, cp, bytes_per_row;
   int B;
-  const int8_t *xs;  /* VNNI path: the activations as signed int8 (xu ^ 0x80), rows xstride bytes apart */
+  const uint8_t *xp; /* the activations, rows xstride bytes apart (padded_rows for B > 1) */
   int64_t xstride;
-  int32_t xs_sum[MAXB]; /* and their per-token sums */
+  int vbmi;
+  int8_t trit_of[256][5]; /* w of each byte value, for the paths without VBMI */
 } t3_ctx;
 
-/* B a compile-time constant at each call site; accumulators P and N per token (see above), each split
-   over A independent chains (A = 5 for one token, one per plane): a chain of vpdpbusd into one register
-   is bound by the instruction's latency, not by its throughput. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t3_batch_vnni(
-    const t3_ctx *c, int64_t r0, int64_t r1, const int B) {
-  enum { MAXA = 5 };
-  const int A = B == 1 ? 5 : B == 2 ? 3 : B <= 4 ? 2 : 1;
-  for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *pk = c->packed + r * c->bytes_per_row;
-    __m512i P[MAXB][MAXA], N[MAXB][MAXA];
-#pragma GCC unroll 16
-    for (int b = 0; b < B; b++)
-#pragma GCC unroll 5
-      for (int a = 0; a < A; a++) P[b][a] = N[b][a] = _mm512_setzero_si512();
-    for (int64_t blk = 0; blk < c->cp / 320; blk++) {
-      SB_PREFETCH(pk + blk * 64, SB_PF_T3);
-      __m512i q = _mm512_loadu_si512((const void *)(pk + blk * 64));
-      const int8_t *x = c->xs + blk * 320;
-#pragma GCC unroll 5
-      for (int i = 0; i < 5; i++) {
-        const __m512i qn = _mm512_add_epi8(q, _mm512_add_epi8(q, q)); /* 3q mod 256 */
-#pragma GCC unroll 16
-        for (int b = 0; b < B; b++) {
-          const __m512i xi = _mm512_loadu_si512((const void *)(x + b * c->xstride + 64 * i));
-          P[b][i % A] = _mm512_dpbusd_epi32(P[b][i % A], q, xi);
-          N[b][i % A] = _mm512_dpbusd_epi32(N[b][i % A], qn, xi);
-        }
-        q = qn;
-      }
-    }
-#pragma GCC unroll 16
-    for (int b = 0; b < B; b++) {
-      __m512i p = P[b][0], n = N[b][0];
-#pragma GCC unroll 5
-      for (int a = 1; a < A; a++) p = _mm512_add_epi32(p, P[b][a]), n = _mm512_add_epi32(n, N[b][a]);
-      const int64_t d = (3 * (int64_t)_mm512_reduce_add_epi32(p) - _mm512_reduce_add_epi32(n)) / 256 - c->xs_sum[b];
-      c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
-    }
+/* The tables of plane i as vpermi2b's two halves: entries 0–63 and 64–127. */
+typedef struct {
+  __m512i lo[5], hi[5];
+} t3_tables;
+
+T3_TARGET static inline t3_tables t3_load_tables(const int8_t *planes) {
+  t3_tables t;
+  for (int i = 0; i < 5; i++) {
+    t.lo[i] = _mm512_loadu_si512((const void *)(planes + 128 * i));
+    t.hi[i] = _mm512_loadu_si512((const void *)(planes + 128 * i + 64));
   }
+  return t;
 }
 
-/* Batch 1, SB_T3_ROWS rows at once: rows r, r + stride, … (n of them; missing ones re-read row r and are
-   not written) — separate DRAM streams sharing each activation load; SB_T3_CHAINS chains of P and N per row. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t3_rows_b1_vnni(const t3_ctx *c, int64_t r,
-                                                                                  int64_t stride, int n) {
-  enum { R = SB_T3_ROWS, A = SB_T3_CHAINS };
-  const uint8_t *pk[R];
-  __m512i P[R][A], N[R][A];
-#pragma GCC unroll 8
-  for (int k = 0; k < R; k++) {
-    pk[k] = c->packed + (r + (k < n ? k : 0) * stride) * c->bytes_per_row;
-#pragma GCC unroll 5
-    for (int a = 0; a < A; a++) P[k][a] = N[k][a] = _mm512_setzero_si512();
-  }
+/* acc += vpdpbusd(u8 u, s8 s) in place: gcc's intrinsic copied every accumulator to another register and back
+   around each vpdpbusd (two extra moves each, measured ~15 % slower here). */
+T3_TARGET static inline __m512i dpbusd_inplace(__m512i acc, __m512i u, __m512i s) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
+  return acc;
+}
+
+/* The five planes of 64 weights of one 64-byte block q. */
+T3_TARGET static inline void t3_decode(const t3_tables *t, __m512i q, __m512i w[5]) {
+  const __m512i s1 = _mm512_srli_epi16(q, 1);                                         /* skips bit 0 */
+  const __m512i s3 = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x78), s1, q, 0xCA); /* 0x78 ? s1 : q: skips bit 3 */
+  w[0] = _mm512_permutex2var_epi8(t->lo[0], q, t->hi[0]);
+  w[1] = _mm512_permutex2var_epi8(t->lo[1], q, t->hi[1]);
+  w[2] = _mm512_permutex2var_epi8(t->lo[2], s1, t->hi[2]);
+  w[3] = _mm512_permutex2var_epi8(t->lo[3], s1, t->hi[3]);
+  w[4] = _mm512_permutex2var_epi8(t->lo[4], s3, t->hi[4]);
+}
+
+/* Σ of each of two vectors' 16 lanes, reduced together. */
+T3_TARGET static inline void sum_two(__m512i s0, __m512i s1, int32_t out[2]) {
+  __m512i u = _mm512_add_epi32(_mm512_shuffle_i64x2(s0, s1, 0x44), _mm512_shuffle_i64x2(s0, s1, 0xEE));
+  u = _mm512_add_epi32(u, _mm512_shuffle_i64x2(u, u, 0xB1));
+  u = _mm512_add_epi32(u, _mm512_shuffle_epi32(u, 0x4E));
+  u = _mm512_add_epi32(u, _mm512_shuffle_epi32(u, 0xB1));
+  out[0] = _mm512_cvtsi512_si32(u);
+  out[1] = _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(u, 2));
+}
+
+/* Batch 1, two rows at once: rows r and r + stride (n ≤ 2 of them; a missing second row re-reads row r and is
+   not written) — two DRAM streams sharing each activation load. Named accumulators, one per plane and row (hides
+   vpdpbusd's latency), and the block held in a register (gcc otherwise re-read it for each of its uses). */
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline)) static inline void t3_two_rows(
+    const t3_ctx *c, const t3_tables *t, int64_t r, int64_t stride, int n) {
+  const uint8_t *p0 = c->packed + r * c->bytes_per_row, *p1 = p0 + (n > 1 ? stride : 0) * c->bytes_per_row;
+  __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a10 = a00, a11 = a00,
+          a12 = a00, a13 = a00, a14 = a00;
   for (int64_t blk = 0; blk < c->cp / 320; blk++) {
-    __m512i q[R];
-#pragma GCC unroll 8
-    for (int k = 0; k < R; k++) {
-      SB_PREFETCH(pk[k] + blk * 64, SB_PF_T3);
-      q[k] = _mm512_loadu_si512((const void *)(pk[k] + blk * 64));
-    }
-    const int8_t *x = c->xs + blk * 320;
-#pragma GCC unroll 5
-    for (int i = 0; i < 5; i++) {
-      __m512i xi = _mm512_loadu_si512((const void *)(x + 64 * i));
-      __asm__("" : "+v"(xi)); /* one load for every row */
-#pragma GCC unroll 8
-      for (int k = 0; k < R; k++) {
-        const __m512i qn = _mm512_add_epi8(q[k], _mm512_add_epi8(q[k], q[k])); /* 3q mod 256 */
-        P[k][i % A] = _mm512_dpbusd_epi32(P[k][i % A], q[k], xi);
-        N[k][i % A] = _mm512_dpbusd_epi32(N[k][i % A], qn, xi);
-        q[k] = qn;
-      }
-    }
+    const uint8_t *xb = c->xp + blk * 320;
+    __m512i x0 = _mm512_loadu_si512((const void *)xb), x1 = _mm512_loadu_si512((const void *)(xb + 64)),
+            x2 = _mm512_loadu_si512((const void *)(xb + 128)), x3 = _mm512_loadu_si512((const void *)(xb + 192)),
+            x4 = _mm512_loadu_si512((const void *)(xb + 256));
+    __asm__("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4)); /* loaded once for both rows */
+#define T3_ROW(P, A0, A1, A2, A3, A4)                                   \
+  {                                                                     \
+    SB_PREFETCH(P + blk * 64, SB_PF_T3);                                \
+    __m512i v = _mm512_loadu_si512((const void *)(P + blk * 64)), w[5]; \
+    __asm__("" : "+v"(v));                                              \
+    t3_decode(t, v, w);                                                 \
+    A0 = dpbusd_inplace(A0, x0, w[0]);                                  \
+    A1 = dpbusd_inplace(A1, x1, w[1]);                                  \
+    A2 = dpbusd_inplace(A2, x2, w[2]);                                  \
+    A3 = dpbusd_inplace(A3, x3, w[3]);                                  \
+    A4 = dpbusd_inplace(A4, x4, w[4]);                                  \
   }
+    T3_ROW(p0, a00, a01, a02, a03, a04)
+    T3_ROW(p1, a10, a11, a12, a13, a14)
+#undef T3_ROW
+  }
+  int32_t d[2];
+  sum_two(_mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a00, a01), _mm512_add_epi32(a02, a03)), a04),
+          _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a10, a11), _mm512_add_epi32(a12, a13)), a14), d);
   for (int k = 0; k < n; k++) {
-    __m512i p = P[k][0], m = N[k][0];
-    for (int a = 1; a < A; a++) p = _mm512_add_epi32(p, P[k][a]), m = _mm512_add_epi32(m, N[k][a]);
-    const int64_t d = (3 * (int64_t)_mm512_reduce_add_epi32(p) - _mm512_reduce_add_epi32(m)) / 256 - c->xs_sum[0];
-    c->Y[r + k * stride] = c->scale[r + k * stride] * c->sx[0] * (float)d;
+    const int64_t row = r + k * stride;
+    c->Y[row] = c->scale[row] * c->sx[0] * (float)(d[k] - 128 * c->wsum[row]);
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t3_rows_vnni(const t3_ctx *c, int64_t r0, int64_t r1) {
-  if (c->B == 1) { /* the decode case */
-    FOR_ROW_GROUPS(SB_T3_ROWS, r0, r1, t3_rows_b1_vnni(c, r, q, n));
-    return;
+/* Batch 1: rows [r0, r1) in pairs half the range apart (FOR_ROW_GROUPS), the tables loaded once — per-row costs
+   matter here: a 4096-column row is only 13 blocks. */
+T3_TARGET static void t3_rows_b1(const t3_ctx *c, int64_t r0, int64_t r1) {
+  const t3_tables t = t3_load_tables(c->planes);
+  FOR_ROW_GROUPS(2, r0, r1, t3_two_rows(c, &t, r, q, n));
+}
+
+/* Row r for tokens b0 … b0 + NB − 1 (NB a compile-time constant ≤ 8): each block decoded once, then A accumulator
+   chains per token (one chain of five vpdpbusd a block is bound by their latency at few tokens). */
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline)) static inline void t3_row_tokens(
+    const t3_ctx *c, const t3_tables *t, int64_t r, int b0, const int NB) {
+  enum { MAXA = 5, MAXNB = 8 };
+  const int A = NB <= 2 ? 5 : NB <= 4 ? 3 : 2;
+  const uint8_t *pk = c->packed + r * c->bytes_per_row;
+  __m512i acc[MAXNB][MAXA];
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; b++)
+#pragma GCC unroll 5
+    for (int a = 0; a < A; a++) acc[b][a] = _mm512_setzero_si512();
+  for (int64_t blk = 0; blk < c->cp / 320; blk++) {
+    SB_PREFETCH(pk + blk * 64, SB_PF_T3);
+    __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64)), w[5];
+    __asm__("" : "+v"(v));
+    t3_decode(t, v, w);
+    const uint8_t *x = c->xp + b0 * c->xstride + blk * 320;
+#pragma GCC unroll 5
+    for (int i = 0; i < 5; i++)
+#pragma GCC unroll 8
+      for (int b = 0; b < NB; b++)
+        acc[b][i % A] = dpbusd_inplace(acc[b][i % A], _mm512_loadu_si512((const void *)(x + b * c->xstride + 64 * i)),
+                                       w[i]);
   }
-  BY_BATCH(t3_batch_vnni, c, r0, r1)
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; b++) {
+    __m512i sum = acc[b][0];
+#pragma GCC unroll 5
+    for (int a = 1; a < A; a++) sum = _mm512_add_epi32(sum, acc[b][a]);
+    const int32_t d = _mm512_reduce_add_epi32(sum) - 128 * c->wsum[r];
+    c->Y[(b0 + b) * c->rows + r] = c->scale[r] * c->sx[b0 + b] * (float)d;
+  }
+}
+
+/* B tokens (a compile-time constant at each call site), one row at a time; beyond 8 tokens in two halves (the
+   row's second pass reads it from L1): sixteen tokens' accumulators and the tables do not fit the registers. */
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline)) static inline void t3_batch(
+    const t3_ctx *c, int64_t r0, int64_t r1, const int B) {
+  const t3_tables t = t3_load_tables(c->planes);
+  for (int64_t r = r0; r < r1; r++) {
+    if (B <= 8) {
+      t3_row_tokens(c, &t, r, 0, B);
+    } else {
+      t3_row_tokens(c, &t, r, 0, 8);
+      t3_row_tokens(c, &t, r, 8, B - 8);
+    }
+  }
+}
+
+T3_TARGET static void t3_rows_vbmi(const t3_ctx *c, int64_t r0, int64_t r1) {
+  if (c->B == 1) { /* the decode case */
+    return t3_rows_b1(c, r0, r1);
+  }
+  BY_BATCH(t3_batch, c, r0, r1)
 }
 
 static void t3_rows(const void *p, int64_t r0, int64_t r1) {
   const t3_ctx *c = p;
-  if (c->xs) return t3_rows_vnni(c, r0, r1); /* set only at the VNNI level */
+  if (c->vbmi) return t3_rows_vbmi(c, r0, r1);
   int8_t *w = aligned_alloc(64, (size_t)c->cp);
   if (!w) return;
   int32_t d[MAXB];
@@ -605,7 +645,7 @@ static void t3_rows(const void *p, int64_t r0, int64_t r1) {
     const uint8_t *pk = c->packed + r * c->bytes_per_row;
     for (int64_t j = 0; j < c->bytes_per_row; j++) {
       const int64_t base = (j / 64) * 320 + j % 64;
-      for (int i = 0; i < 5; i++) w[base + 64 * i] = trit_of[pk[j]][i];
+      for (int i = 0; i < 5; i++) w[base + 64 * i] = c->trit_of[pk[j]][i];
     }
     dots(c->xu, c->cp, c->B, w, 0, c->cp / 64, d);
     for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)(d[b] - 128 * c->wsum[r]);
@@ -613,17 +653,30 @@ static void t3_rows(const void *p, int64_t r0, int64_t r1) {
   free(w);
 }
 
-void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
-                   float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row, int32_t B, int32_t threads) {
-  pthread_once(&trits_once, init_trits);
-  /* rows of a batch 64 bytes more than cp apart: see padded_rows */
-  const int64_t stride = B > 1 ? padded_stride(cp) : cp;
-  t3_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, bytes_per_row, B, NULL, stride, {0}};
-  /* the VNNI path; no memory: xs stays NULL and the scalar path runs */
-  int8_t *xs = level() == 2 ? signed_acts(xu, B, cp, stride, c.xs_sum) : NULL;
-  c.xs = xs;
-  parallel_rows(t3_rows, &c, rows, threads);
-  free(xs);
+static const int t3_skipped_bit[5] = {7, 7, 0, 0, 3};
+
+void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const int8_t *planes,
+                   const uint8_t *xu, const float *sx, float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row,
+                   int32_t B, int32_t threads) {
+  t3_ctx *c = malloc(sizeof(t3_ctx));
+  if (!c) return;
+  *c = (t3_ctx){packed, scale, wsum, planes, xu, sx, Y, rows, cp, bytes_per_row, B, xu, cp, 0, {{0}}};
+  c->vbmi = level() == 2 && __builtin_cpu_supports("avx512vbmi");
+  if (c->vbmi) {
+    int64_t stride;
+    void *xp = padded_rows(xu, B, cp, &stride); /* rows of a batch 64 bytes more than cp apart */
+    if (xp) c->xp = xp, c->xstride = stride;
+    parallel_rows(t3_rows, c, rows, threads);
+    free(xp);
+  } else {
+    for (int v = 0; v < 256; v++)
+      for (int i = 0; i < 5; i++) {
+        const int s = t3_skipped_bit[i];
+        c->trit_of[v][i] = planes[128 * i + ((v & ((1 << s) - 1)) | ((v >> (s + 1)) << s))];
+      }
+    parallel_rows(t3_rows, c, rows, threads);
+  }
+  free(c);
 }
 
 /* ---- sparse ternary (CSR of +1 and −1 positions) -------------------------------------- */

@@ -4,7 +4,7 @@
  *   int8      rtn_sym 8-bit, one scale per 64 columns (q ∈ [−127, 127])
  *   ternary2  ternary_absmean per row, codes w+1 packed 2 bits each; 256-column
  *             blocks of 64 bytes, byte j holding columns j, j+64, j+128, j+192
- *   base3     the same ternary weights, 5 trits per byte (TQ1_0-style scaled base 3, 320-column blocks)
+ *   base3     the same ternary weights, 5 trits per byte (base3_code.ts: table-decodable, 320-column blocks)
  *   sparse    the positions of the +1 and −1 weights of each row (CSR, uint16 columns)
  *   coded     the same ternary codes, static order-0 range-coded (lib/coding) in
  *             independent chunks of CODED_CHUNK_ROWS rows, decoded per GEMV
@@ -15,6 +15,7 @@ import { getQuantizer } from "../quant/mod.ts";
 import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
 import { staticOrder0 } from "../coding/static_order0.ts";
 import { readVarint } from "../coding/varint.ts";
+import { encodeBase3 } from "./base3_code.ts";
 
 export const KERNELS = ["fp32", "int8", "ternary2", "ternary_base3", "sparse_ternary", "coded_ternary"] as const;
 export type KernelName = (typeof KERNELS)[number];
@@ -129,20 +130,21 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
     return packedTernary(cp, packed);
   }
   if (kernel === "ternary_base3") {
-    // 320-column blocks of 64 bytes; byte j holds the codes c_i of columns j + 64·i (i = 0…4) as
-    // ⌈(Σ c_i·3^(4−i))·256 / 243⌉, so that c_i = ⌊3·(byte·3^i mod 256) / 256⌋ (llama.cpp's TQ1_0 trick:
-    // a byte multiply and a compare per trit, no division or table)
+    // 320-column blocks of 64 bytes; byte j holds the codes c_i of columns j + 64·i (i = 0…4) in the
+    // base-3 code of base3_code.ts (each c_i a lookup on 7 of the byte's bits)
     const cp = roundUp(cols, 320), bytesPerRow = cp / 5;
     const packed = new Uint8Array(rows * bytesPerRow);
+    const code = (r: number, k: number) => k < cols ? t.sym[r * cols + k] : 1; // padding: weight 0
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < bytesPerRow; j++) {
-        const blk = Math.floor(j / 64), jj = j % 64;
-        let q = 0;
-        for (let i = 0; i < 5; i++) {
-          const k = blk * 320 + 64 * i + jj;
-          q = q * 3 + (k < cols ? t.sym[r * cols + k] : 1); // padding: weight 0
-        }
-        packed[r * bytesPerRow + j] = Math.ceil((q * 256) / 243);
+        const k = Math.floor(j / 64) * 320 + (j % 64);
+        packed[r * bytesPerRow + j] = encodeBase3(
+          code(r, k),
+          code(r, k + 64),
+          code(r, k + 128),
+          code(r, k + 192),
+          code(r, k + 256),
+        );
       }
     }
     return { ...packedTernary(cp, packed), bytesPerRow };

@@ -10,6 +10,7 @@ import type { WeightMatrix } from "../quant/types.ts";
 import { type KernelName, type PreparedWeights, prepareWeights, quantizeActivations } from "./formats.ts";
 import type { NativeLib } from "./native.ts";
 import { alignedArray, alignedWeights } from "./aligned.ts";
+import { BASE3_PLANE_WEIGHTS } from "./base3_code.ts";
 
 export const MAX_BATCH = 16;
 
@@ -128,6 +129,7 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
         p.packed!,
         p.scale!,
         p.wsum!,
+        BASE3_PLANE_WEIGHTS,
         a.xu,
         a.sx,
         y,

@@ -12,6 +12,7 @@
  * llvmpipe) is split by rows into chunks, one binding and one dispatch each.
  */
 import { InputError } from "../errors.ts";
+import { BASE3_DECODE } from "./base3_code.ts";
 import { type KernelName, type PreparedWeights, prepareWeights, quantizeActivations } from "./formats.ts";
 import { type AsyncGemvKernel, checkGemvArgs } from "./gemv.ts";
 
@@ -48,7 +49,19 @@ export interface WebGpuOptions {
 
 async function shaderSource(name: string): Promise<string> {
   const read = (f: string) => Deno.readTextFile(new URL(`../../kernels/wgsl/${f}.wgsl`, import.meta.url));
-  return name === "stream_sum" ? await read(name) : (await read("common")) + "\n" + (await read(name));
+  if (name === "stream_sum") return await read(name);
+  const prelude = name === "ternary_base3" ? base3DecodeWgsl() + "\n" : "";
+  return prelude + (await read("common")) + "\n" + (await read(name));
+}
+
+/** The base-3 code's decode table as a WGSL constant: byte → its five codes, 2 bits each (code i at bit 2i). */
+function base3DecodeWgsl(): string {
+  const words = Array.from({ length: 256 }, (_, v) => {
+    let word = 0;
+    for (let i = 0; i < 5; i++) word |= BASE3_DECODE[5 * v + i] << (2 * i);
+    return `${word}u`;
+  });
+  return `const BASE3_DECODE = array<u32, 256>(${words.join(", ")});`;
 }
 
 export class WebGpuRunner {
