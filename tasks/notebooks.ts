@@ -37,6 +37,7 @@ export async function checkNotebook(path: string): Promise<{ ok: boolean; output
   try {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["check", "--quiet", tmp],
+      stdin: "null",
       stdout: "piped",
       stderr: "piped",
       cwd: ROOT,
@@ -59,6 +60,7 @@ export async function executeNotebooks(paths: string[], outDir: string): Promise
     out = await new Deno.Command("/usr/bin/python3", {
       args: [`${ROOT}tasks/run_notebooks.py`, outDir, ...paths],
       env,
+      stdin: "null", // the runner and its kernels never read input (an inherited socket or pipe could block them)
       stdout: "inherit",
       stderr: "inherit",
     }).output();

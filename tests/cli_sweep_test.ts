@@ -6,6 +6,7 @@ const DENO = Deno.execPath();
 async function sweep(...args: string[]) {
   const out = await new Deno.Command(DENO, {
     args: ["run", "-A", "tasks/sweep.ts", ...args],
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -50,7 +50,8 @@ export async function benchEval(opts: { model: string; bytes: number | null }): 
       String(navigator.hardwareConcurrency),
     ];
     if (opts.bytes) args.push("--max-bytes", String(opts.bytes));
-    const res = await new Deno.Command("/usr/bin/python3", { args, stdout: "piped", stderr: "inherit" }).output();
+    const res = await new Deno.Command("/usr/bin/python3", { args, stdin: "null", stdout: "piped", stderr: "inherit" })
+      .output();
     if (res.success) {
       const j = JSON.parse(new TextDecoder().decode(res.stdout).trim().split("\n").pop()!);
       const torch: BenchRecord = {
