@@ -464,13 +464,15 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
 
 /* ---- ternary, base-3 (5 trits per byte) ----------------------------------------------
  * 320-column blocks of 64 bytes; byte j of a block holds the weights of columns j + 64·i, i = 0…4, in the
- * base-3 code of lib/kernels/base3_code.ts: w_i = PLANE_i[the byte without bit SKIP_i, packed to 7 bits], with
- * SKIP = 7, 7, 0, 0, 3. The caller passes the five 128-entry tables (int8 w). AVX-512 VBMI: the 7-bit index is
- * the byte itself (vpermi2b ignores an index's bit 7), byte >> 1 (vpsrlw: bit 7 takes the next byte's bit 0,
- * ignored), or bits 0–2 of the byte with bits 1–6 of byte >> 1 (a bit select of the two); each plane is one
- * vpermi2b to 64 signed weights and one vpdpbusd with the biased activations (u8 x + 128 × s8 w), and
+ * base-3 code of lib/kernels/base3_code.ts: w_i = PLANE_i[the byte without its skipped bits, packed], the planes
+ * skipping bit 7, bits 6–7, bit 0, bit 0 and bit 3. The caller passes the five tables (int8 w, 128 entries apart).
+ * AVX-512 VBMI: the index is the byte itself (vpermi2b ignores an index's bit 7, vpermb bits 6–7), byte >> 1
+ * (vpsrlw: bit 7 takes the next byte's bit 0, ignored), or bits 0–2 of the byte with bits 1–6 of byte >> 1 (a bit
+ * select of the two); each plane is one table lookup to 64 signed weights and one vpdpbusd with the biased
+ * activations (u8 x + 128 × s8 w), and
  *   Σ w·x = Σ w·(x + 128) − 128·Σw.
- * Seven vector operations and five vpdpbusd per 64 bytes (320 weights). */
+ * Seven vector operations, one register copy (vpermi2b overwrites the index planes 2 and 3 share) and five vpdpbusd
+ * per 64 bytes (320 weights). */
 
 #define T3_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
 
@@ -516,7 +518,7 @@ T3_TARGET static inline void t3_decode(const t3_tables *t, __m512i q, __m512i w[
   const __m512i s1 = _mm512_srli_epi16(q, 1);                                         /* skips bit 0 */
   const __m512i s3 = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x78), s1, q, 0xCA); /* 0x78 ? s1 : q: skips bit 3 */
   w[0] = _mm512_permutex2var_epi8(t->lo[0], q, t->hi[0]);
-  w[1] = _mm512_permutex2var_epi8(t->lo[1], q, t->hi[1]);
+  w[1] = _mm512_permutexvar_epi8(q, t->lo[1]); /* a 64-entry table: vpermb leaves q intact */
   w[2] = _mm512_permutex2var_epi8(t->lo[2], s1, t->hi[2]);
   w[3] = _mm512_permutex2var_epi8(t->lo[3], s1, t->hi[3]);
   w[4] = _mm512_permutex2var_epi8(t->lo[4], s3, t->hi[4]);
@@ -653,7 +655,15 @@ static void t3_rows(const void *p, int64_t r0, int64_t r1) {
   free(w);
 }
 
-static const int t3_skipped_bit[5] = {7, 7, 0, 0, 3};
+static const uint8_t t3_skipped[5] = {0x80, 0xC0, 0x01, 0x01, 0x08}; /* bit masks, as base3_code.ts */
+
+/* The bits of v outside `skip`, packed in order. */
+static int t3_index(int v, int skip) {
+  int index = 0, at = 0;
+  for (int bit = 0; bit < 8; bit++)
+    if (!(skip >> bit & 1)) index |= (v >> bit & 1) << at++;
+  return index;
+}
 
 void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const int8_t *planes,
                    const uint8_t *xu, const float *sx, float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row,
@@ -670,10 +680,7 @@ void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsu
     free(xp);
   } else {
     for (int v = 0; v < 256; v++)
-      for (int i = 0; i < 5; i++) {
-        const int s = t3_skipped_bit[i];
-        c->trit_of[v][i] = planes[128 * i + ((v & ((1 << s) - 1)) | ((v >> (s + 1)) << s))];
-      }
+      for (int i = 0; i < 5; i++) c->trit_of[v][i] = planes[128 * i + t3_index(v, t3_skipped[i])];
     parallel_rows(t3_rows, c, rows, threads);
   }
   free(c);

@@ -4,7 +4,7 @@ import {
   BASE3_PLANE_WEIGHTS,
   BASE3_PLANES,
   BASE3_SEARCH_SEED,
-  BASE3_SKIPPED_BIT,
+  BASE3_SKIPPED,
   base3Index,
   decodeTable,
   encodeBase3,
@@ -20,31 +20,34 @@ Deno.test("base-3 code: every 5-trit tuple has a byte that decodes back to it", 
   }
 });
 
-Deno.test("base-3 code: base3Index drops exactly the skipped bit (the lookup a plane does ignores it)", () => {
-  for (let skip = 0; skip < 8; skip++) {
-    const seen = new Set<number>();
+Deno.test("base-3 code: base3Index drops exactly the skipped bits (the lookup a plane does ignores them)", () => {
+  for (const skip of [[0], [3], [7], [6, 7], [0, 7], [1, 4, 5]]) {
+    const size = 1 << (8 - skip.length), seen = new Set<number>();
     for (let v = 0; v < 256; v++) {
       const i = base3Index(v, skip);
-      assert.ok(i >= 0 && i < 128);
-      assert.equal(i, base3Index(v ^ (1 << skip), skip));
-      if (!(v & (1 << skip))) seen.add(i);
+      assert.ok(i >= 0 && i < size);
+      for (const bit of skip) assert.equal(i, base3Index(v ^ (1 << bit), skip));
+      seen.add(i);
     }
-    assert.equal(seen.size, 128, `skip ${skip}: the other seven bits are kept`);
+    assert.equal(seen.size, size, `skip ${skip}: the other bits are kept`);
   }
   // the index forms the C kernel computes with vector operations
   for (let v = 0; v < 256; v++) {
-    assert.equal(base3Index(v, 7), v & 127);
-    assert.equal(base3Index(v, 0), v >> 1);
-    assert.equal(base3Index(v, 3), (v & 0x07) | ((v >> 1) & 0x78));
+    assert.equal(base3Index(v, [7]), v & 127); // vpermi2b ignores bit 7 of the index
+    assert.equal(base3Index(v, [6, 7]), v & 63); // vpermb ignores bits 6-7
+    assert.equal(base3Index(v, [0]), v >> 1);
+    assert.equal(base3Index(v, [3]), (v & 0x07) | ((v >> 1) & 0x78));
   }
-  assert.deepEqual([...BASE3_SKIPPED_BIT], [7, 7, 0, 0, 3]);
+  assert.deepEqual(BASE3_SKIPPED, [[7], [6, 7], [0], [0], [3]]);
 });
 
 Deno.test("base-3 code: the tables are what the seeded search finds; a table missing a tuple is refused", () => {
   const found = searchBase3Code(BASE3_SEARCH_SEED);
   assert.ok(found);
   assert.deepEqual(found.map((p) => Array.from(p)), BASE3_PLANES.map((p) => Array.from(p)));
-  assert.deepEqual(Array.from(BASE3_PLANE_WEIGHTS.subarray(128, 256)), Array.from(BASE3_PLANES[1], (c) => c - 1));
+  // the C layout: plane i at 128·i as w = c − 1; plane 1's 64-entry table padded
+  assert.deepEqual(Array.from(BASE3_PLANE_WEIGHTS.subarray(0, 128)), Array.from(BASE3_PLANES[0], (c) => c - 1));
+  assert.deepEqual(Array.from(BASE3_PLANE_WEIGHTS.subarray(128, 192)), Array.from(BASE3_PLANES[1], (c) => c - 1));
   const flat = BASE3_PLANES.map(() => new Uint8Array(128)); // every byte decodes to (0,0,0,0,0)
   assert.throws(() => encodeTable(decodeTable(flat)), /has no byte/);
 });
