@@ -60,6 +60,14 @@
     if (ahead) _mm_prefetch((const char *)(p) + (ahead), _MM_HINT_T0); \
   } while (0)
 
+/* Start fetching the 4-byte per-row values (scale, Σw, bias) that a group of n rows, `stride` apart, uses only at
+   its end: with rows a quarter of the range apart the hardware prefetcher does not follow these arrays, and a miss
+   there stalled every 16th group (~7 % of a base-3 GEMV when each layer has its own arrays). */
+#define SB_PREFETCH_ROW_VALUES(arr, r, stride, n)                                   \
+  do {                                                                              \
+    for (int k_ = 0; k_ < (n); k_++) _mm_prefetch((const char *)((arr) + (r) + k_ * (stride)), _MM_HINT_T0); \
+  } while (0)
+
 int sb_cpu_level = -1;
 
 /* 0 scalar, 1 avx2, 2 avx512-vnni. A negative argument reports the level in use; otherwise the level
@@ -212,6 +220,7 @@ typedef struct {
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_b1_vnni(const int_ctx *c, int64_t r,
                                                                                   int64_t stride, int n) {
   const int64_t groups = c->cp / 64;
+  SB_PREFETCH_ROW_VALUES(c->row_bias, r, stride, n);
   const int8_t *q[SB_I8_ROWS];
   const float *s[SB_I8_ROWS];
   __m512 f[SB_I8_ROWS];
@@ -540,6 +549,8 @@ T3_TARGET static inline void sum_two(__m512i s0, __m512i s1, int32_t out[2]) {
 __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline)) static inline void t3_two_rows(
     const t3_ctx *c, const t3_tables *t, int64_t r, int64_t stride, int n) {
   const uint8_t *p0 = c->packed + r * c->bytes_per_row, *p1 = p0 + (n > 1 ? stride : 0) * c->bytes_per_row;
+  SB_PREFETCH_ROW_VALUES(c->scale, r, stride, n);
+  SB_PREFETCH_ROW_VALUES(c->wsum, r, stride, n);
   __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a10 = a00, a11 = a00,
           a12 = a00, a13 = a00, a14 = a00;
   for (int64_t blk = 0; blk < c->cp / 320; blk++) {
