@@ -50,7 +50,7 @@
 #define SB_T2_QUAD_MAXB 8
 #endif
 #ifndef SB_PF_T3
-#define SB_PF_T3 6656
+#define SB_PF_T3 10240
 #endif
 #ifndef SB_PF_BW
 #define SB_PF_BW 8192
