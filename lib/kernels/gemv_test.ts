@@ -94,6 +94,26 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "GEMV kernels, long rows × many tokens (base-3's column-tiled batch path: activations over L1) equal the TS reference",
+  ignore: !lib,
+  fn() {
+    const top = lib!.sb_gemv_level(-1);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 3300, max: 5000 }),
+        fc.integer({ min: 15, max: 16 }), // ≥ 15 rows of ≥ 3264 bytes: over the 48 KB above which base-3 tiles
+        fc.nat(1000),
+        fc.integer({ min: 1, max: 2 }),
+        (rows, cols, batch, seed, threads) => compare(rows, cols, batch, seed, threads, top),
+      ),
+      { numRuns: 6 },
+    );
+  },
+});
+
+Deno.test({
   name: "GEMV kernels: zero weights and zero activations give exact zeros",
   ignore: !lib,
   fn() {
