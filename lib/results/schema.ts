@@ -101,7 +101,7 @@ export const ROW_COLUMNS: readonly Column[] = [
     type: "str",
     nullable: true,
     doc:
-      "fastest GEMV kernel timed for this format: ternary2, sparse_ternary (tried at ≥ 90% zeros) or int8 (null: --no-kernels)",
+      "fastest GEMV kernel timed for this format: ternary2 or ternary_base3 (ternary), sparse_ternary (also tried at ≥ 90% zeros) or int8 (null: --no-kernels)",
   },
   {
     name: "gemv_us",

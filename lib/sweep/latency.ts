@@ -12,14 +12,20 @@ import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
 import { seededGaussian } from "../random.ts";
 
 /**
- * The kernels a config's weights can run on (there are no 2–7-bit kernels yet: those run as int8).
- * 3-level weights with ≥ 90 % zeros have two candidates; the sweep times both and reports the faster.
+ * The kernels a config's weights can run on (there are no 2–7-bit kernels yet: those run as int8). Ternary weights
+ * run on the 2-bit and the base-3 kernel (1.6 bit: fewer bytes, more decode work); 3-level weights with ≥ 90 % zeros
+ * also on the sparse one. The sweep times every candidate and reports the fastest.
  */
 export function kernelsFor(c: QuantConfig): { kernel: KernelName; sparsity?: number }[] {
-  if (c.method === "ternary_absmean" || c.method === "sign") return [{ kernel: "ternary2" }];
+  if (c.method === "ternary_absmean" || c.method === "sign") {
+    return [{ kernel: "ternary2" }, { kernel: "ternary_base3" }];
+  }
   if (c.method === "sparse_klevel" && c.levels === 3) {
-    const dense = { kernel: "ternary2" as const, sparsity: c.sparsity };
-    return c.sparsity! >= 0.9 ? [dense, { kernel: "sparse_ternary", sparsity: c.sparsity }] : [dense];
+    const dense = [
+      { kernel: "ternary2" as const, sparsity: c.sparsity },
+      { kernel: "ternary_base3" as const, sparsity: c.sparsity },
+    ];
+    return c.sparsity! >= 0.9 ? [...dense, { kernel: "sparse_ternary", sparsity: c.sparsity }] : dense;
   }
   return [{ kernel: "int8" }];
 }

@@ -5,17 +5,18 @@ import { kernelsFor, LatencyTable } from "./latency.ts";
 
 const lib = await ensureNative();
 
-Deno.test("kernelsFor: int8 for multi-bit formats, ternary2 for ternary, both ternary kernels at ≥ 90% zeros", () => {
+Deno.test("kernelsFor: int8 for multi-bit formats, the 2-bit and base-3 kernels for ternary, sparse too at ≥ 90% zeros", () => {
   assert.deepEqual(kernelsFor({ method: "rtn_asym", bits: 4, groupSize: 64, scaleDtype: "f16" }), [{ kernel: "int8" }]);
-  assert.deepEqual(kernelsFor({ method: "ternary_absmean", groupSize: 64, scaleDtype: "f16" }), [{
-    kernel: "ternary2",
-  }]);
+  assert.deepEqual(kernelsFor({ method: "ternary_absmean", groupSize: 64, scaleDtype: "f16" }), [
+    { kernel: "ternary2" },
+    { kernel: "ternary_base3" },
+  ]);
   const sparse = (s: number) =>
     kernelsFor({ method: "sparse_klevel", levels: 3, sparsity: s, groupSize: 64, scaleDtype: "f16" }).map((k) =>
       k.kernel
     );
-  assert.deepEqual(sparse(0.8), ["ternary2"]);
-  assert.deepEqual(sparse(0.95), ["ternary2", "sparse_ternary"]);
+  assert.deepEqual(sparse(0.8), ["ternary2", "ternary_base3"]);
+  assert.deepEqual(sparse(0.95), ["ternary2", "ternary_base3", "sparse_ternary"]);
 });
 
 Deno.test({
@@ -32,7 +33,7 @@ Deno.test({
       scaleDtype: "f16" as const,
     };
     const r = table.measure(w, c);
-    assert.ok(["ternary2", "sparse_ternary"].includes(r.kernel), r.kernel);
+    assert.ok(["ternary2", "ternary_base3", "sparse_ternary"].includes(r.kernel), r.kernel);
     assert.ok(r.gemv_us > 0 && Number.isFinite(r.gemv_us));
     const again = table.measure(w, c); // cached: the same figures
     assert.deepEqual(again, r);
