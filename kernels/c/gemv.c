@@ -34,6 +34,9 @@
 #ifndef SB_PF_I8
 #define SB_PF_I8 0
 #endif
+#ifndef SB_PF_I8_LONG /* int8 batch 1, rows over 4 KB */
+#define SB_PF_I8_LONG 2048
+#endif
 #ifndef SB_I8_ROWS
 #define SB_I8_ROWS 4
 #endif
@@ -226,6 +229,9 @@ typedef struct {
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_b1_vnni(const int_ctx *c, int64_t r,
                                                                                   int64_t stride, int n) {
   const int64_t groups = c->cp / 64;
+  /* rows longer than a 4 KB page: software prefetch 2 KB ahead (measured +12–20 % at 11008 columns); shorter rows:
+     the hardware prefetcher alone (prefetching measured slower at 4096 columns) */
+  const int64_t pf = c->cp > 4096 ? SB_PF_I8_LONG : SB_PF_I8;
   SB_PREFETCH_ROW_VALUES(c->row_bias, r, stride, n);
   const int8_t *q[SB_I8_ROWS];
   const float *s[SB_I8_ROWS];
@@ -240,7 +246,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_b1_vn
     __asm__("" : "+v"(x)); /* one load for every row, not folded into each vpdpbusd */
 #pragma GCC unroll 8
     for (int i = 0; i < SB_I8_ROWS; i++) {
-      SB_PREFETCH(q[i] + g * 64, SB_PF_I8);
+      SB_PREFETCH(q[i] + g * 64, pf);
       const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, _mm512_loadu_si512((const void *)(q[i] + g * 64)));
       f[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(s[i][g]), f[i]);
     }
