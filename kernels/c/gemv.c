@@ -1,20 +1,20 @@
 /*
  * Low-bit GEMV / small GEMM kernels: Y[b, r] = Σ_k W[r, k]·X[b, k] for B ≤ 16
  * tokens, weights in one of several formats (prepared by lib/kernels/formats.ts,
- * whose TypeScript reference lib/kernels/reference.ts these are tested against):
+ * whose TypeScript reference, tsGemv in lib/kernels/gemv.ts, these are tested against):
  *
  *   fp32      W f32 [rows × cols]
  *   int8      q int8 [rows × cp], f32 scale per 64 columns, f32 Σ_g s_g·128·Σq_g per row
  *   ternary2  2-bit codes (w+1) 4 per byte, 256-column blocks interleaved so a shift
  *             yields 64 consecutive weights; f32 scale and Σw per row
- *   base3     5 trits per byte (w+1 digits, base 3); f32 scale and Σw per row
+ *   base3     5 trits per byte in the table-decodable code of lib/kernels/base3_code.ts; f32 scale and Σw per row
  *   sparse    column indices of the +1 and −1 weights per row (CSR); f32 scale per row
  *
  * Activations for the integer kernels are int8 per token (absmax/127 scale, as
  * BitNet does), stored biased as uint8 (x + 128) so that AVX-512 VNNI vpdpbusd
  * (u8 × s8 → s32) applies; the bias is removed with the precomputed Σw:
  *   Σ (x+128)·w = Σ x·w + 128·Σ w.
- * Paths: AVX-512 VNNI, AVX2 (vpmaddubsw + vpmaddwd), scalar; chosen at run time.
+ * Paths: AVX-512 VNNI (base-3: with VBMI), AVX2 (vpmaddubsw + vpmaddwd), scalar; chosen at run time.
  * Threads split the rows.
  */
 #include <immintrin.h>
