@@ -108,15 +108,14 @@ static void *padded_rows(const void *src, int B, int64_t row_bytes, int64_t *str
   return dst;
 }
 
-/* The activations as signed int8 (xu ^ 0x80) for the kernels whose vpdpbusd takes the weights as the unsigned
-   operand: B rows of cp bytes, `stride` apart, and each row's sum in sums[b]. NULL when out of memory. */
-static int8_t *signed_acts(const uint8_t *xu, int B, int64_t cp, int64_t stride, int32_t *sums) {
-  int8_t *xs = aligned_alloc(64, (size_t)(B * stride));
-  for (int b = 0; xs && b < B; b++) {
-    int32_t sum = 0;
-    for (int64_t k = 0; k < cp; k++) xs[b * stride + k] = (int8_t)(xu[b * cp + k] ^ 0x80), sum += xs[b * stride + k];
-    sums[b] = sum;
-  }
+/* One token's activations as signed int8 (xu ^ 0x80), for a kernel whose vpdpbusd takes the weights as the unsigned
+   operand (ternary2, batch 1), and their sum in *sum. NULL when out of memory. */
+static int8_t *signed_acts(const uint8_t *xu, int64_t cp, int32_t *sum) {
+  int8_t *xs = aligned_alloc(64, (size_t)cp);
+  if (!xs) return NULL;
+  int32_t s = 0;
+  for (int64_t k = 0; k < cp; k++) xs[k] = (int8_t)(xu[k] ^ 0x80), s += xs[k];
+  *sum = s;
   return xs;
 }
 
@@ -477,7 +476,7 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
   /* activations as they are (not padded_rows: measured slower here for every batch size) */
   int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0};
   /* the batch-1 VNNI path; no memory: xs stays NULL and the batched path still works */
-  int8_t *xs = B == 1 && level() == 2 ? signed_acts(xu, 1, cp, cp, &c.xs_sum) : NULL;
+  int8_t *xs = B == 1 && level() == 2 ? signed_acts(xu, cp, &c.xs_sum) : NULL;
   c.xs = xs;
   parallel_rows(t2_rows, &c, rows, threads);
   free(xs);
@@ -715,22 +714,19 @@ static int t3_index(int v, int skip) {
 void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const int8_t *planes,
                    const uint8_t *xu, const float *sx, float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row,
                    int32_t B, int32_t threads) {
-  t3_ctx *c = malloc(sizeof(t3_ctx));
-  if (!c) return;
-  *c = (t3_ctx){packed, scale, wsum, planes, xu, sx, Y, rows, cp, bytes_per_row, B, xu, cp, 0, {{0}}};
-  c->vbmi = level() == 2 && __builtin_cpu_supports("avx512vbmi");
-  if (c->vbmi) {
+  t3_ctx c = {packed, scale, wsum, planes, xu, sx, Y, rows, cp, bytes_per_row, B, xu, cp, 0, {{0}}};
+  c.vbmi = level() == 2 && __builtin_cpu_supports("avx512vbmi");
+  void *xp = NULL;
+  if (c.vbmi) {
     int64_t stride;
-    void *xp = padded_rows(xu, B, cp, &stride); /* rows of a batch 64 bytes more than cp apart */
-    if (xp) c->xp = xp, c->xstride = stride;
-    parallel_rows(t3_rows, c, rows, threads);
-    free(xp);
+    xp = padded_rows(xu, B, cp, &stride); /* rows of a batch 64 bytes more than cp apart; NULL: as they are */
+    if (xp) c.xp = xp, c.xstride = stride;
   } else {
     for (int v = 0; v < 256; v++)
-      for (int i = 0; i < 5; i++) c->trit_of[v][i] = planes[128 * i + t3_index(v, t3_skipped[i])];
-    parallel_rows(t3_rows, c, rows, threads);
+      for (int i = 0; i < 5; i++) c.trit_of[v][i] = planes[128 * i + t3_index(v, t3_skipped[i])];
   }
-  free(c);
+  parallel_rows(t3_rows, &c, rows, threads);
+  free(xp);
 }
 
 /* ---- sparse ternary (CSR of +1 and −1 positions) -------------------------------------- */
