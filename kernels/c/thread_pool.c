@@ -17,6 +17,7 @@ typedef struct {
   sb_range_fn fn;
   const void *ctx;
   int64_t i0, i1;
+  _Atomic uint64_t gen; /* the call (generation) this task belongs to, stored after the fields */
 } range_task;
 
 static pthread_mutex_t call_mu = PTHREAD_MUTEX_INITIALIZER; /* one parallel call at a time */
@@ -26,8 +27,7 @@ static _Atomic uint64_t generation;
 static _Atomic int pending;
 static int workers;                    /* started so far (guarded by call_mu) */
 static uint64_t born_at[POOL_MAX];     /* the generation current when worker i started */
-static range_task tasks[POOL_MAX];     /* worker i runs tasks[i] when i < ntasks */
-static int ntasks;
+static range_task tasks[POOL_MAX];     /* worker i runs tasks[i] in the call whose generation tasks[i].gen is */
 
 static void *worker(void *arg) {
   const int id = (int)(intptr_t)arg;
@@ -45,9 +45,13 @@ static void *worker(void *arg) {
       pthread_mutex_unlock(&wake_mu);
     }
     seen = g;
-    if (id < ntasks) {
-      const range_task t = tasks[id];
-      t.fn(t.ctx, t.i0, t.i1);
+    /* Only a task of exactly this generation: a worker left out of the calls in between may wake late, while
+       the caller is already writing the next call's tasks (reading tasks[id] by `id < ntasks` then ran a task
+       twice or half-written, and the caller returned early with the worker still writing to its context). The
+       task cannot change under us: its call waits for our pending decrement. */
+    if (atomic_load_explicit(&tasks[id].gen, memory_order_acquire) == g) {
+      const range_task *t = &tasks[id];
+      t->fn(t->ctx, t->i0, t->i1);
       atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
     }
   }
@@ -74,14 +78,15 @@ void sb_parallel_for(sb_range_fn fn, const void *ctx, int64_t n, int threads, in
     workers++;
   }
   const int helpers = workers < parts - 1 ? workers : parts - 1;
+  const uint64_t g = atomic_load(&generation) + 1; /* only this function, under call_mu, changes it */
+  atomic_store(&pending, helpers);
   for (int w = 0; w < helpers; w++) {
     const int64_t i0 = (w + 1) * per, i1 = i0 + per < n ? i0 + per : n;
-    tasks[w] = (range_task){fn, ctx, i0, i1};
+    tasks[w].fn = fn, tasks[w].ctx = ctx, tasks[w].i0 = i0, tasks[w].i1 = i1;
+    atomic_store_explicit(&tasks[w].gen, g, memory_order_release);
   }
-  ntasks = helpers;
-  atomic_store(&pending, helpers);
   pthread_mutex_lock(&wake_mu);
-  atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+  atomic_store_explicit(&generation, g, memory_order_release);
   pthread_cond_broadcast(&wake_cv);
   pthread_mutex_unlock(&wake_mu);
   fn(ctx, 0, per);

@@ -162,13 +162,36 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bandwidth probe: the streaming sum adds every element (any length, any thread count)",
+  name: "bandwidth probe: the streaming sum adds every element (any length, thread count and read pattern)",
   ignore: !lib,
   fn() {
-    for (const n of [0, 1, 127, 128, 129, 100003]) {
+    for (const n of [0, 1, 127, 128, 129, 1000, 100003]) {
       const a = Float32Array.from({ length: n }, (_, i) => i % 7);
       const want = a.reduce((x, y) => x + y, 0);
-      for (const t of [1, 2, 5]) assert.equal(lib!.sb_stream_sum(a, BigInt(n), t), want, `n=${n} t=${t}`);
+      for (const t of [1, 2, 5]) {
+        for (const [streams, prefetch] of [[4, 8192], [8, 0], [1, 0], [3, 512], [16, 2048], [0, -1], [99, 0]]) {
+          const got = lib!.sb_stream_sum(a, BigInt(n), t, streams, prefetch);
+          assert.equal(got, want, `n=${n} t=${t} streams=${streams} prefetch=${prefetch}`);
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "thread pool: thousands of calls with changing thread counts each run every range exactly once",
+  ignore: !lib,
+  fn() {
+    // A worker left out of one call could wake late and run the next call's task twice or half-written (the
+    // caller then returned with the worker still writing to its context): wrong sums here, 1 run in 3 at 50 000.
+    const a = Float32Array.from({ length: 6000 }, (_, i) => i % 7);
+    const prefix = [0];
+    for (const v of a) prefix.push(prefix[prefix.length - 1] + v);
+    let seed = 1;
+    const next = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % k);
+    for (let i = 0; i < 15000; i++) {
+      const n = next(a.length), t = 1 + next(6);
+      assert.equal(lib!.sb_stream_sum(a, BigInt(n), t, 4, 0), prefix[n], `call ${i}: n=${n} threads=${t}`);
     }
   },
 });
