@@ -62,6 +62,10 @@
 #ifndef SB_T3_TILE_ABOVE
 #define SB_T3_TILE_ABOVE 49152
 #endif
+#ifndef SB_T3_TILE_INTEL /* Ice Lake-SP: base-3's column tiles measured slower at every size (1 MB L2 holds the
+                            activations): 8 × 11008 4.5 → 6.8 ms, 16 × 4096 3.1 → 3.7 ms. 0: no tiles there */
+#define SB_T3_TILE_INTEL 0
+#endif
 #ifndef SB_PF_I8_INTEL /* Ice Lake-SP, rows up to 4 KB: 11.3 → 12.2 GB/s at 4096² */
 #define SB_PF_I8_INTEL 1024
 #endif
@@ -520,6 +524,7 @@ typedef struct {
   const uint8_t *xp; /* the activations, rows xstride bytes apart (padded_rows for B > 1) */
   int64_t xstride;
   int64_t pf; /* software prefetch distance, bytes */
+  int tiles;  /* whether batches may go in column tiles */
   int vbmi;
   int8_t trit_of[256][5]; /* w of each byte value, for the paths without VBMI */
 } t3_ctx;
@@ -674,7 +679,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
     const t3_ctx *c, int64_t r0, int64_t r1, const int B) {
   const t3_tables t = t3_load_tables(c->planes);
   const int64_t blocks = c->cp / 320, tile = SB_T3_TILE_BYTES / (B * c->xstride / blocks);
-  const int tiled = B * c->xstride > SB_T3_TILE_ABOVE && tile > 0 && tile < blocks;
+  const int tiled = c->tiles && B * c->xstride > SB_T3_TILE_ABOVE && tile > 0 && tile < blocks;
   int32_t *part = tiled ? calloc((size_t)((r1 - r0) * B), sizeof(int32_t)) : NULL;
   if (!part) { /* one tile (or no memory) */
     for (int64_t r = r0; r < r1; r++) t3_row_all(c, &t, r, B, 0, blocks, NULL);
@@ -725,11 +730,18 @@ static int t3_index(int v, int skip) {
   return index;
 }
 
+/* Base-3's column tiles for batches (t3_batch): mode −1 by CPU (the default), 0 never, 1 whenever the tokens'
+   activations exceed SB_T3_TILE_ABOVE bytes — so that tests take both paths on any CPU. Returns the previous mode. */
+static _Atomic int t3_tile_mode = -1;
+int32_t sb_base3_tiling(int32_t mode) { return atomic_exchange(&t3_tile_mode, mode < 0 ? -1 : mode > 0); }
+
 void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const int8_t *planes,
                    const uint8_t *xu, const float *sx, float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row,
                    int32_t B, int32_t threads) {
   t3_ctx c = {packed, scale, wsum, planes, xu, sx, Y, rows, cp, bytes_per_row, B, xu, cp,
-               on_intel() ? SB_PF_T3_INTEL : SB_PF_T3, 0, {{0}}};
+               on_intel() ? SB_PF_T3_INTEL : SB_PF_T3, 0, 0, {{0}}};
+  const int mode = atomic_load(&t3_tile_mode);
+  c.tiles = mode >= 0 ? mode : !on_intel() || SB_T3_TILE_INTEL;
   c.vbmi = level() == 2 && __builtin_cpu_supports("avx512vbmi");
   void *xp = NULL;
   if (c.vbmi) {

@@ -106,9 +106,18 @@ Deno.test({
         fc.integer({ min: 15, max: 16 }), // ≥ 15 rows of ≥ 3264 bytes: over the 48 KB above which base-3 tiles
         fc.nat(1000),
         fc.integer({ min: 1, max: 2 }),
-        (rows, cols, batch, seed, threads) => compare(rows, cols, batch, seed, threads, top),
+        (rows, cols, batch, seed, threads) => {
+          for (const tiling of [1, 0]) { // tiles forced, and none (the default is by CPU: Intel none)
+            const before = lib!.sb_base3_tiling(tiling);
+            try {
+              compare(rows, cols, batch, seed, threads, top);
+            } finally {
+              lib!.sb_base3_tiling(before);
+            }
+          }
+        },
       ),
-      { numRuns: 6 },
+      { numRuns: 5 },
     );
   },
 });
