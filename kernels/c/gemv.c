@@ -87,12 +87,21 @@
 
 int sb_cpu_level = -1;
 
-/* Whether the CPU is Intel's (picks the *_INTEL tuning knobs). */
+/* The tuning in use: −1 by CPU vendor (the default), 0 the Zen 5 knobs, 1 the *_INTEL ones — set by sb_tuning so
+   that tests take every kernel path on any CPU. */
+static _Atomic int tuning_override = -1;
+
+/* Use the *_INTEL tuning knobs (the override, else whether the CPU is Intel's). */
 static int on_intel(void) {
+  const int o = atomic_load_explicit(&tuning_override, memory_order_relaxed);
+  if (o >= 0) return o;
   static int intel = -1;
   if (intel < 0) intel = __builtin_cpu_is("intel");
   return intel;
 }
+
+/* Force the tuning (0 Zen 5, 1 Intel; negative: by CPU again); returns the previous setting. */
+int32_t sb_tuning(int32_t intel) { return atomic_exchange(&tuning_override, intel < 0 ? -1 : intel > 0); }
 
 /* 0 scalar, 1 avx2, 2 avx512-vnni. A negative argument reports the level in use; otherwise the level
    becomes min(force, what the CPU supports) — a lower level can be forced and lifted again. */
@@ -524,6 +533,7 @@ typedef struct {
   const uint8_t *xp; /* the activations, rows xstride bytes apart (padded_rows for B > 1) */
   int64_t xstride;
   int64_t pf; /* software prefetch distance, bytes */
+  int intel;  /* the Intel tuning (on_intel()) */
   int tiles;  /* whether batches may go in column tiles */
   int vbmi;
   int8_t trit_of[256][5]; /* w of each byte value, for the paths without VBMI */
@@ -571,54 +581,64 @@ T3_TARGET static inline void sum_two(__m512i s0, __m512i s1, int32_t out[2]) {
   out[1] = _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(u, 2));
 }
 
-/* Batch 1, two rows at once: rows r and r + stride (n ≤ 2 of them; a missing second row re-reads row r and is
-   not written) — two DRAM streams sharing each activation load. Named accumulators, one per plane and row (hides
-   vpdpbusd's latency), and the block held in a register (gcc otherwise re-read it for each of its uses). */
-__attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline)) static inline void t3_two_rows(
-    const t3_ctx *c, const t3_tables *t, int64_t r, int64_t stride, int n, const int64_t pf) {
-  const uint8_t *p0 = c->packed + r * c->bytes_per_row, *p1 = p0 + (n > 1 ? stride : 0) * c->bytes_per_row;
+/* Batch 1, R rows at once: rows r, r + stride, … (n ≤ R of them; a missing row re-reads row r and is not written) —
+   R DRAM streams sharing each activation load; NA accumulators per row (plane i into i mod NA: enough chains to hide
+   vpdpbusd's latency), the block held in a register (gcc otherwise re-read it for each of its uses). R and NA are
+   compile-time constants: 2 rows × 5 (Zen 5) or 4 rows × 2 (Ice Lake-SP, which reads DRAM fastest with more
+   streams: +6–11 % there) — the accumulators, five activation vectors and the tables fill the 32 registers. */
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline)) static inline void t3_row_group(
+    const t3_ctx *c, const t3_tables *t, int64_t r, int64_t stride, int n, const int R, const int NA,
+    const int64_t pf) {
+  enum { MAXR = 4, MAXNA = 5 };
+  const uint8_t *p[MAXR];
+#pragma GCC unroll 4
+  for (int k = 0; k < R; k++) p[k] = c->packed + (r + (k < n ? k : 0) * stride) * c->bytes_per_row;
   SB_PREFETCH_ROW_VALUES(c->scale, r, stride, n);
   SB_PREFETCH_ROW_VALUES(c->wsum, r, stride, n);
-  __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a10 = a00, a11 = a00,
-          a12 = a00, a13 = a00, a14 = a00;
+  __m512i a[MAXR][MAXNA];
+#pragma GCC unroll 4
+  for (int k = 0; k < R; k++)
+#pragma GCC unroll 5
+    for (int i = 0; i < NA; i++) a[k][i] = _mm512_setzero_si512();
   for (int64_t blk = 0; blk < c->cp / 320; blk++) {
     const uint8_t *xb = c->xp + blk * 320;
-    __m512i x0 = _mm512_loadu_si512((const void *)xb), x1 = _mm512_loadu_si512((const void *)(xb + 64)),
-            x2 = _mm512_loadu_si512((const void *)(xb + 128)), x3 = _mm512_loadu_si512((const void *)(xb + 192)),
-            x4 = _mm512_loadu_si512((const void *)(xb + 256));
-    __asm__("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4)); /* loaded once for both rows */
-#define T3_ROW(P, A0, A1, A2, A3, A4)                                   \
-  {                                                                     \
-    SB_PREFETCH(P + blk * 64, pf);                                     \
-    __m512i v = _mm512_loadu_si512((const void *)(P + blk * 64)), w[5]; \
-    __asm__("" : "+v"(v));                                              \
-    t3_decode(t, v, w);                                                 \
-    A0 = dpbusd_inplace(A0, x0, w[0]);                                  \
-    A1 = dpbusd_inplace(A1, x1, w[1]);                                  \
-    A2 = dpbusd_inplace(A2, x2, w[2]);                                  \
-    A3 = dpbusd_inplace(A3, x3, w[3]);                                  \
-    A4 = dpbusd_inplace(A4, x4, w[4]);                                  \
+    __m512i x[5];
+#pragma GCC unroll 5
+    for (int i = 0; i < 5; i++) x[i] = _mm512_loadu_si512((const void *)(xb + 64 * i));
+    __asm__("" : "+v"(x[0]), "+v"(x[1]), "+v"(x[2]), "+v"(x[3]), "+v"(x[4])); /* loaded once for all rows */
+#pragma GCC unroll 4
+    for (int k = 0; k < R; k++) {
+      SB_PREFETCH(p[k] + blk * 64, pf);
+      __m512i v = _mm512_loadu_si512((const void *)(p[k] + blk * 64)), w[5];
+      __asm__("" : "+v"(v));
+      t3_decode(t, v, w);
+#pragma GCC unroll 5
+      for (int i = 0; i < 5; i++) a[k][i % NA] = dpbusd_inplace(a[k][i % NA], x[i], w[i]);
+    }
   }
-    T3_ROW(p0, a00, a01, a02, a03, a04)
-    T3_ROW(p1, a10, a11, a12, a13, a14)
-#undef T3_ROW
+  __m512i sum[MAXR];
+#pragma GCC unroll 4
+  for (int k = 0; k < R; k++) {
+    sum[k] = a[k][0];
+#pragma GCC unroll 5
+    for (int i = 1; i < NA; i++) sum[k] = _mm512_add_epi32(sum[k], a[k][i]);
   }
-  int32_t d[2];
-  sum_two(_mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a00, a01), _mm512_add_epi32(a02, a03)), a04),
-          _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a10, a11), _mm512_add_epi32(a12, a13)), a14), d);
+  int32_t d[MAXR];
+#pragma GCC unroll 2
+  for (int k = 0; k < R; k += 2) sum_two(sum[k], sum[k + 1], d + k);
   for (int k = 0; k < n; k++) {
     const int64_t row = r + k * stride;
     c->Y[row] = c->scale[row] * c->sx[0] * (float)(d[k] - 128 * c->wsum[row]);
   }
 }
 
-/* Batch 1: rows [r0, r1) in pairs half the range apart (FOR_ROW_GROUPS), the tables loaded once — per-row costs
-   matter here: a 4096-column row is only 13 blocks. */
+/* Batch 1: rows [r0, r1) in groups spread over the range (FOR_ROW_GROUPS), the tables loaded once — per-row costs
+   matter here: a 4096-column row is only 13 blocks. The group shape and prefetch distance by CPU vendor, each a
+   compile-time constant in its copy (a run-time prefetch distance measured ~5 % slower). */
 T3_TARGET static void t3_rows_b1(const t3_ctx *c, int64_t r0, int64_t r1) {
   const t3_tables t = t3_load_tables(c->planes);
-  /* the prefetch distance a compile-time constant in each copy (a run-time one measured ~5 % slower) */
-  if (c->pf == SB_PF_T3_INTEL) FOR_ROW_GROUPS(2, r0, r1, t3_two_rows(c, &t, r, q, n, SB_PF_T3_INTEL));
-  else FOR_ROW_GROUPS(2, r0, r1, t3_two_rows(c, &t, r, q, n, SB_PF_T3));
+  if (c->intel) FOR_ROW_GROUPS(4, r0, r1, t3_row_group(c, &t, r, q, n, 4, 2, SB_PF_T3_INTEL));
+  else FOR_ROW_GROUPS(2, r0, r1, t3_row_group(c, &t, r, q, n, 2, 5, SB_PF_T3));
 }
 
 /* Row r, blocks [k0, k1), tokens b0 … b0 + NB − 1 (NB a compile-time constant ≤ 8): each block decoded once, then A
@@ -730,18 +750,12 @@ static int t3_index(int v, int skip) {
   return index;
 }
 
-/* Base-3's column tiles for batches (t3_batch): mode −1 by CPU (the default), 0 never, 1 whenever the tokens'
-   activations exceed SB_T3_TILE_ABOVE bytes — so that tests take both paths on any CPU. Returns the previous mode. */
-static _Atomic int t3_tile_mode = -1;
-int32_t sb_base3_tiling(int32_t mode) { return atomic_exchange(&t3_tile_mode, mode < 0 ? -1 : mode > 0); }
-
 void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const int8_t *planes,
                    const uint8_t *xu, const float *sx, float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row,
                    int32_t B, int32_t threads) {
   t3_ctx c = {packed, scale, wsum, planes, xu, sx, Y, rows, cp, bytes_per_row, B, xu, cp,
-               on_intel() ? SB_PF_T3_INTEL : SB_PF_T3, 0, 0, {{0}}};
-  const int mode = atomic_load(&t3_tile_mode);
-  c.tiles = mode >= 0 ? mode : !on_intel() || SB_T3_TILE_INTEL;
+               on_intel() ? SB_PF_T3_INTEL : SB_PF_T3, on_intel(), 0, 0, {{0}}};
+  c.tiles = !c.intel || SB_T3_TILE_INTEL;
   c.vbmi = level() == 2 && __builtin_cpu_supports("avx512vbmi");
   void *xp = NULL;
   if (c.vbmi) {

@@ -41,19 +41,29 @@ function compare(
   }
 }
 
-/** Run a property over every CPU path (forced levels 0…detected), restoring the detected level after. */
+/** Run a property over every CPU path (forced levels 0…detected) under both tunings (Zen 5's and Intel's knobs:
+ * prefetch distances, row groups, column tiles), restoring the detected level and tuning after. */
 function onEveryCpuPath<T extends unknown[]>(
   arbs: { [K in keyof T]: fc.Arbitrary<T[K]> },
   check: (level: number, ...v: T) => void,
 ) {
-  const top = lib!.sb_gemv_level(-1);
+  const top = lib!.sb_gemv_level(-1), tuning = lib!.sb_tuning(-1);
   try {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: top }), ...arbs, (level: number, ...v: T) => check(level, ...v)),
+      fc.property(
+        fc.integer({ min: 0, max: top }),
+        fc.integer({ min: 0, max: 1 }),
+        ...arbs,
+        (level: number, intel: number, ...v: T) => {
+          lib!.sb_tuning(intel);
+          check(level, ...v);
+        },
+      ),
       { numRuns: 60 },
     );
   } finally {
     lib!.sb_gemv_level(top);
+    lib!.sb_tuning(tuning);
   }
 }
 
@@ -107,12 +117,12 @@ Deno.test({
         fc.nat(1000),
         fc.integer({ min: 1, max: 2 }),
         (rows, cols, batch, seed, threads) => {
-          for (const tiling of [1, 0]) { // tiles forced, and none (the default is by CPU: Intel none)
-            const before = lib!.sb_base3_tiling(tiling);
+          for (const intel of [0, 1]) { // Zen 5's tuning: base-3 in column tiles here; Intel's: none
+            const before = lib!.sb_tuning(intel);
             try {
               compare(rows, cols, batch, seed, threads, top);
             } finally {
-              lib!.sb_base3_tiling(before);
+              lib!.sb_tuning(before);
             }
           }
         },

@@ -69,7 +69,7 @@ const SYMBOLS = {
     result: "i32",
   },
   sb_quantize_acts: { parameters: ["buffer", "i32", "i64", "i64", "buffer", "buffer"], result: "void" },
-  sb_base3_tiling: { parameters: ["i32"], result: "i32" },
+  sb_tuning: { parameters: ["i32"], result: "i32" },
   sb_stream_sum: { parameters: ["buffer", "i64", "i32", "i32", "i32"], result: "f64" },
   sb_gelu: { parameters: ["buffer", "i64"], result: "void" },
   sb_layernorm: { parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "f32"], result: "void" },
