@@ -532,9 +532,7 @@ typedef struct {
   int B;
   const uint8_t *xp; /* the activations, rows xstride bytes apart (padded_rows for B > 1) */
   int64_t xstride;
-  int64_t pf; /* software prefetch distance, bytes */
-  int intel;  /* the Intel tuning (on_intel()) */
-  int tiles;  /* whether batches may go in column tiles */
+  int intel; /* the Intel tuning (on_intel()): prefetch distance, row groups, column tiles */
   int vbmi;
   int8_t trit_of[256][5]; /* w of each byte value, for the paths without VBMI */
 } t3_ctx;
@@ -649,13 +647,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
   enum { MAXA = 5, MAXNB = 8 };
   const int A = NB <= 2 ? 5 : NB <= 4 ? 3 : NB <= 6 ? 2 : 1; /* measured: 7–8 tokens × 2 chains spill */
   const uint8_t *pk = c->packed + r * c->bytes_per_row;
+  const int64_t pf = c->intel ? SB_PF_T3_INTEL : SB_PF_T3;
   __m512i acc[MAXNB][MAXA];
 #pragma GCC unroll 8
   for (int b = 0; b < NB; b++)
 #pragma GCC unroll 5
     for (int a = 0; a < A; a++) acc[b][a] = _mm512_setzero_si512();
   for (int64_t blk = k0; blk < k1; blk++) {
-    SB_PREFETCH(pk + blk * 64, c->pf);
+    SB_PREFETCH(pk + blk * 64, pf);
     __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64)), w[5];
     __asm__("" : "+v"(v));
     t3_decode(t, v, w);
@@ -699,7 +698,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
     const t3_ctx *c, int64_t r0, int64_t r1, const int B) {
   const t3_tables t = t3_load_tables(c->planes);
   const int64_t blocks = c->cp / 320, tile = SB_T3_TILE_BYTES / (B * c->xstride / blocks);
-  const int tiled = c->tiles && B * c->xstride > SB_T3_TILE_ABOVE && tile > 0 && tile < blocks;
+  const int tiled = (!c->intel || SB_T3_TILE_INTEL) && B * c->xstride > SB_T3_TILE_ABOVE && tile > 0 && tile < blocks;
   int32_t *part = tiled ? calloc((size_t)((r1 - r0) * B), sizeof(int32_t)) : NULL;
   if (!part) { /* one tile (or no memory) */
     for (int64_t r = r0; r < r1; r++) t3_row_all(c, &t, r, B, 0, blocks, NULL);
@@ -753,9 +752,7 @@ static int t3_index(int v, int skip) {
 void sb_gemv_base3(const uint8_t *packed, const float *scale, const int32_t *wsum, const int8_t *planes,
                    const uint8_t *xu, const float *sx, float *Y, int64_t rows, int64_t cp, int64_t bytes_per_row,
                    int32_t B, int32_t threads) {
-  t3_ctx c = {packed, scale, wsum, planes, xu, sx, Y, rows, cp, bytes_per_row, B, xu, cp,
-               on_intel() ? SB_PF_T3_INTEL : SB_PF_T3, on_intel(), 0, 0, {{0}}};
-  c.tiles = !c.intel || SB_T3_TILE_INTEL;
+  t3_ctx c = {packed, scale, wsum, planes, xu, sx, Y, rows, cp, bytes_per_row, B, xu, cp, on_intel(), 0, {{0}}};
   c.vbmi = level() == 2 && __builtin_cpu_supports("avx512vbmi");
   void *xp = NULL;
   if (c.vbmi) {
@@ -862,10 +859,8 @@ static void bw_range(const void *p, int64_t i0, int64_t i1) {
   for (int64_t i = 0; i < q; i += 128) {
     for (int st = 0; st < S; st++) {
       const float *a = base + st * q + i;
-      if (pf) {
-        _mm_prefetch((const char *)a + pf, _MM_HINT_T0);
-        _mm_prefetch((const char *)a + pf + 256, _MM_HINT_T0);
-      }
+      SB_PREFETCH(a, pf);
+      SB_PREFETCH(a + 64, pf);
       for (int u = 0; u < 8; u++) {
         v16 v;
         memcpy(&v, a + 16 * u, sizeof v);

@@ -121,7 +121,7 @@ const benchWeights = (rows: number, cols: number) => ({
   data: seededGaussian(rows * cols, rows + cols, 0.02),
 });
 
-/** How many copies of `bytes` of weights together exceed 4× the LLC (at most 32). */
+/** How many copies of `bytes` of weights together exceed 4× the LLC (at most 64). */
 const copiesFor = (bytes: number) => Math.min(64, Math.ceil((4 * LLC_BYTES) / bytes));
 
 export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]> {
