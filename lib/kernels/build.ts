@@ -53,6 +53,10 @@ export async function buildKernels(opts: { force?: boolean } = {}): Promise<Buil
       "-std=c11",
       "-Wall",
       "-Wextra",
+      // never unloaded: the kernels' worker pool keeps threads in the library's code and static state, and a
+      // handle's close (each `deno test` file's isolate closes its own) unmapped it under them — a later dlopen
+      // then re-initialised the pool's condition variable beside the old threads (hangs, heap corruption)
+      "-Wl,-z,nodelete",
       "-o",
       `${lib}.tmp`,
       ...srcs,

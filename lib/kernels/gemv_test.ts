@@ -3,7 +3,8 @@ import fc from "../../tests/fixtures/fc.ts";
 import { seededGaussian } from "../random.ts";
 import { KERNELS, quantizeActivations } from "./formats.ts";
 import { cGemv, tsGemv } from "./gemv.ts";
-import { ensureNative } from "./native.ts";
+import { ensureNative, nativeVariant } from "./native.ts";
+import { libraryPath, type Variant } from "./build.ts";
 
 const lib = await ensureNative();
 
@@ -211,6 +212,27 @@ Deno.test({
     for (let i = 0; i < 15000; i++) {
       const n = next(a.length), t = 1 + next(6);
       assert.equal(lib!.sb_stream_sum(a, BigInt(n), t, 4, 0), prefix[n], `call ${i}: n=${n} threads=${t}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "native library: closing every handle does not unload it (its worker threads live in it)",
+  ignore: !lib,
+  fn() {
+    // a private copy, so that this test's handles are its only ones
+    const dir = Deno.makeTempDirSync(), path = `${dir}/libsubbit_copy.so`;
+    Deno.copyFileSync(libraryPath(nativeVariant() as Variant), path);
+    const open = () => Deno.dlopen(path, { sb_tuning: { parameters: ["i32"], result: "i32" } });
+    try {
+      const first = open();
+      first.symbols.sb_tuning(1);
+      first.close();
+      const again = open();
+      assert.equal(again.symbols.sb_tuning(-1), 1, "the library was unloaded and its state re-initialised");
+      again.close();
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
     }
   },
 });
