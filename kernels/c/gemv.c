@@ -154,31 +154,55 @@ typedef struct {
   int64_t xstride; /* floats from one token's activations to the next */
 } f32_ctx;
 
-/* B is a compile-time constant at each call site (see f32_rows): the accumulators live in registers. */
-__attribute__((always_inline)) static inline void f32_batch(const f32_ctx *c, int64_t r0, int64_t r1, const int B) {
+/* Rows r, r + stride, … (n ≤ R of them; missing ones re-read row r and are not written) for B tokens, R and B
+   compile-time constants: R·B accumulators in registers, each row's weights loaded once for every token and each
+   token's activations once for every row (one row at a time loaded every activation once per row: twice the
+   time at 8 tokens). */
+__attribute__((always_inline)) static inline void f32_rows_tokens(const f32_ctx *c, int64_t r, int64_t stride, int n,
+                                                                  const int R, const int b0, const int B) {
+  enum { MAXR = 4 };
   const int64_t K = c->cols, K16 = K & ~(int64_t)15;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *w = c->W + r * K;
-    v16 acc[MAXB];
+  const float *w[MAXR];
+  v16 acc[MAXR][MAXB];
+#pragma GCC unroll 4
+  for (int i = 0; i < R; i++) {
+    w[i] = c->W + (r + (i < n ? i : 0) * stride) * K;
 #pragma GCC unroll 16
-    for (int b = 0; b < B; b++) acc[b] = (v16){0};
-    for (int64_t k = 0; k < K16; k += 16) {
-      v16 wv;
-      memcpy(&wv, w + k, sizeof wv);
-#pragma GCC unroll 16
-      for (int b = 0; b < B; b++) {
-        v16 xv;
-        memcpy(&xv, c->X + b * c->xstride + k, sizeof xv);
-        acc[b] += wv * xv;
-      }
+    for (int b = 0; b < B; b++) acc[i][b] = (v16){0};
+  }
+  for (int64_t k = 0; k < K16; k += 16) {
+    v16 wv[MAXR];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; i++) {
+      SB_PREFETCH(w[i] + k, SB_PF_F32);
+      memcpy(&wv[i], w[i] + k, sizeof wv[i]);
     }
+#pragma GCC unroll 16
     for (int b = 0; b < B; b++) {
-      float s = 0;
-      for (int i = 0; i < 16; i++) s += acc[b][i];
-      for (int64_t k = K16; k < K; k++) s += w[k] * c->X[b * c->xstride + k];
-      c->Y[b * c->rows + r] = s;
+      v16 xv;
+      memcpy(&xv, c->X + (b0 + b) * c->xstride + k, sizeof xv);
+#pragma GCC unroll 4
+      for (int i = 0; i < R; i++) acc[i][b] += wv[i] * xv;
     }
   }
+  for (int i = 0; i < n; i++) {
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++) {
+      float s = 0;
+      for (int j = 0; j < 16; j++) s += acc[i][b][j];
+      for (int64_t k = K16; k < K; k++) s += w[i][k] * c->X[(b0 + b) * c->xstride + k];
+      c->Y[(b0 + b) * c->rows + r + i * stride] = s;
+    }
+  }
+}
+
+/* Batch B (a compile-time constant at each call site): four rows at once up to four tokens, two up to eight
+   (R·B ≤ 16 accumulators); beyond, two rows for tokens 0–7 and again for the rest (their weights then come from
+   the cache: one row with 16 tokens read all the activations from L2 for every row, 1.4× slower). */
+__attribute__((always_inline)) static inline void f32_batch(const f32_ctx *c, int64_t r0, int64_t r1, const int B) {
+  if (B <= 4) FOR_ROW_GROUPS(4, r0, r1, f32_rows_tokens(c, r, q, n, 4, 0, B));
+  else if (B <= 8) FOR_ROW_GROUPS(2, r0, r1, f32_rows_tokens(c, r, q, n, 2, 0, B));
+  else FOR_ROW_GROUPS(2, r0, r1, (f32_rows_tokens(c, r, q, n, 2, 0, 8), f32_rows_tokens(c, r, q, n, 2, 8, B - 8)));
 }
 
 /* Batch 1: SB_F32_ROWS rows a 1/SB_F32_ROWS of the range apart (separate DRAM streams sharing each activation
@@ -280,30 +304,71 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_b1_vn
   }
 }
 
+/* Rows r, r + stride, … (n ≤ R of them; missing ones re-read row r and are not written) for B tokens, R and B
+   compile-time constants: the R·B float accumulators stay in registers, each row's 64 weights are loaded once for
+   every token and each token's activations once for every row (one row with a run-time token count kept its
+   accumulators on the stack and reloaded the weights' scale per token: 2.5× slower at 8 tokens). Per 64 columns
+   and token one vpdpbusd from zero, converted to float and scaled into the accumulator, as at batch 1. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void i8_rows_tokens(
+    const int_ctx *c, int64_t r, int64_t stride, int n, const int R, const int b0, const int B) {
+  enum { MAXR = 4 };
+  const int64_t groups = c->cp / 64;
+  const int8_t *q[MAXR];
+  const float *s[MAXR];
+  __m512 acc[MAXR][MAXB];
+#pragma GCC unroll 4
+  for (int k = 0; k < R; k++) {
+    const int64_t rr = r + (k < n ? k : 0) * stride;
+    q[k] = (const int8_t *)c->w + rr * c->cp, s[k] = c->scale + rr * groups;
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++) acc[k][b] = _mm512_setzero_ps();
+  }
+  for (int64_t g = 0; g < groups; g++) {
+    __m512i w[MAXR];
+    __m512 sv[MAXR];
+#pragma GCC unroll 4
+    for (int k = 0; k < R; k++) {
+      SB_PREFETCH(q[k] + g * 64, SB_PF_I8_LONG);
+      w[k] = _mm512_loadu_si512((const void *)(q[k] + g * 64)), sv[k] = _mm512_set1_ps(s[k][g]);
+    }
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++) {
+      __m512i x = _mm512_loadu_si512((const void *)(c->xp + (b0 + b) * c->xstride + g * 64));
+      __asm__("" : "+v"(x)); /* one load for every row */
+#pragma GCC unroll 4
+      for (int k = 0; k < R; k++) {
+        const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, w[k]);
+        acc[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sv[k], acc[k][b]);
+      }
+    }
+  }
+  for (int k = 0; k < n; k++) {
+    const int64_t rr = r + k * stride;
+#pragma GCC unroll 16
+    for (int b = 0; b < B; b++)
+      c->Y[(b0 + b) * c->rows + rr] = (_mm512_reduce_add_ps(acc[k][b]) - c->row_bias[rr]) * c->sx[b0 + b];
+  }
+}
+
+/* Batch B (a compile-time constant at each call site): as many rows at once as keep R·B ≤ 16 accumulators in
+   registers — four rows up to four tokens, two up to eight; beyond, two rows for tokens 0–7 and again for the
+   rest (the second pass reads their weights from the cache). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void i8_batch_vnni(
+    const int_ctx *c, int64_t r0, int64_t r1, const int B) {
+  if (B <= 4) FOR_ROW_GROUPS(4, r0, r1, i8_rows_tokens(c, r, q, n, 4, 0, B));
+  else if (B <= 8) FOR_ROW_GROUPS(2, r0, r1, i8_rows_tokens(c, r, q, n, 2, 0, B));
+  else FOR_ROW_GROUPS(2, r0, r1, (i8_rows_tokens(c, r, q, n, 2, 0, 8), i8_rows_tokens(c, r, q, n, 2, 8, B - 8)));
+}
+
 /* VNNI: per 64 columns one vpdpbusd from zero, converted to float and scaled into a float
    accumulator, so the horizontal sum happens once per row; the +128 bias is removed at the end
    as row_bias = Σ_g s_g·128·Σq_g, precomputed with the weights (4 bytes a row, not 4 a group). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
-  const int64_t groups = c->cp / 64;
   if (c->B == 1) { /* the decode case */
     FOR_ROW_GROUPS(SB_I8_ROWS, r0, r1, i8_rows_b1_vnni(c, r, q, n));
     return;
   }
-  for (int64_t r = r0; r < r1; r++) {
-    __m512 acc[MAXB];
-    for (int b = 0; b < c->B; b++) acc[b] = _mm512_setzero_ps();
-    const int8_t *q = (const int8_t *)c->w + r * c->cp;
-    for (int64_t g = 0; g < groups; g++) {
-      const float s = c->scale[r * groups + g];
-      const __m512i w = _mm512_loadu_si512((const void *)(q + g * 64));
-      const __m512 sv = _mm512_set1_ps(s);
-      for (int b = 0; b < c->B; b++) {
-        __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512((const void *)(c->xp + b * c->xstride + g * 64)), w);
-        acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sv, acc[b]);
-      }
-    }
-    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = (_mm512_reduce_add_ps(acc[b]) - c->row_bias[r]) * c->sx[b];
-  }
+  BY_BATCH(i8_batch_vnni, c, r0, r1)
 }
 
 static void i8_rows(const void *p, int64_t r0, int64_t r1) {
