@@ -50,9 +50,6 @@
 #ifndef SB_PF_T2
 #define SB_PF_T2 2048
 #endif
-#ifndef SB_T2_QUAD_MAXB /* ternary2, batch 2…this: four rows per pass (beyond: one; 1 disables) */
-#define SB_T2_QUAD_MAXB 8
-#endif
 #ifndef SB_PF_T3
 #define SB_PF_T3 10240
 #endif
@@ -269,6 +266,7 @@ typedef struct {
   int64_t xstride;
   const int8_t *xs;      /* ternary2, batch 1: the activations as signed int8 (xu ^ 0x80) */
   int32_t xs_sum;   /* and their sum */
+  int32_t xu_sum[MAXB]; /* ternary2, batches: Σ of each token's xu over all cp columns */
 } int_ctx;
 
 /* Batch 1: rows r, r + stride, … (n ≤ SB_I8_ROWS of them; missing ones re-read row r and are not
@@ -391,7 +389,7 @@ void sb_gemv_int8(const int8_t *q, const float *scale, const float *row_bias, co
                   float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
   int64_t stride;
   uint8_t *xp = level() == 2 ? padded_rows(xu, B, cp, &stride) : NULL;
-  int_ctx c = {q, scale, NULL, xu, sx, Y, rows, cp, B, row_bias, xp ? xp : xu, xp ? stride : cp, NULL, 0};
+  int_ctx c = {q, scale, NULL, xu, sx, Y, rows, cp, B, row_bias, xp ? xp : xu, xp ? stride : cp, NULL, 0, {0}};
   parallel_rows(i8_rows, &c, rows, threads);
   free(xp);
 }
@@ -445,18 +443,17 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_
   }
 }
 
-/* Batch B (a compile-time constant at each call site): per 256-column block the four weight vectors
-   w − 1 ∈ {−1, 0, 1} are unpacked once and used by every token; one accumulator per token. */
-/* Four rows r, r + stride, … (n ≤ 4 of them; missing ones re-read row r and are not written) for B tokens (a
-   compile-time constant at each call site): per 256-column block each row's four weight vectors w − 1 ∈ {−1,0,1}
-   are unpacked once and used by every token, each token's activation load by every row. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_four_rows_tokens(
-    const int_ctx *c, int64_t r, int64_t stride, int n, const int B) {
-  enum { R = 4 };
+/* Rows r, r + stride, … (n ≤ R of them; missing ones re-read row r and are not written) for tokens b0 … b0 + B − 1,
+   R and B compile-time constants: R·B accumulators in registers; per 256-column block each row's four codes
+   (v >> 2s) & 3 = w + 1 ∈ {0, 1, 2} are unpacked once and used by every token, each token's activation load by
+   every row. Σ w·x = Σ (w + 1)·(x + 128) − Σ (x + 128) − 128·Σw, the middle sum per token (xu_sum). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_rows_tokens(
+    const int_ctx *c, int64_t r, int64_t stride, int n, const int R, const int b0, const int B) {
+  enum { MAXR = 4 };
   const int64_t bytes = c->cp / 4;
-  const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
-  const uint8_t *pk[R];
-  __m512i acc[R][MAXB];
+  const __m512i three = _mm512_set1_epi8(3);
+  const uint8_t *pk[MAXR];
+  __m512i acc[MAXR][MAXB];
 #pragma GCC unroll 4
   for (int k = 0; k < R; k++) {
     pk[k] = (const uint8_t *)c->w + (r + (k < n ? k : 0) * stride) * bytes;
@@ -464,7 +461,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
     for (int b = 0; b < B; b++) acc[k][b] = _mm512_setzero_si512();
   }
   for (int64_t blk = 0; blk < c->cp / 256; blk++) {
-    __m512i v[R];
+    __m512i v[MAXR];
 #pragma GCC unroll 4
     for (int k = 0; k < R; k++) {
       SB_PREFETCH(pk[k] + blk * 64, SB_PF_T2);
@@ -473,12 +470,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
     const uint8_t *x = c->xp + blk * 256;
 #pragma GCC unroll 4
     for (int s = 0; s < 4; s++) {
-      __m512i w[R];
+      __m512i w[MAXR];
 #pragma GCC unroll 4
-      for (int k = 0; k < R; k++) w[k] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v[k], 2 * s), three), one);
+      for (int k = 0; k < R; k++) w[k] = _mm512_and_si512(s ? _mm512_srli_epi16(v[k], 2 * s) : v[k], three);
 #pragma GCC unroll 16
       for (int b = 0; b < B; b++) {
-        __m512i xb = _mm512_loadu_si512((const void *)(x + b * c->xstride + s * 64));
+        __m512i xb = _mm512_loadu_si512((const void *)(x + (b0 + b) * c->xstride + s * 64));
         __asm__("" : "+v"(xb)); /* one load for every row */
 #pragma GCC unroll 4
         for (int k = 0; k < R; k++) acc[k][b] = _mm512_dpbusd_epi32(acc[k][b], xb, w[k]);
@@ -489,48 +486,20 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
     const int64_t rr = r + k * stride;
 #pragma GCC unroll 16
     for (int b = 0; b < B; b++) {
-      const int32_t d = _mm512_reduce_add_epi32(acc[k][b]) - 128 * c->wsum[rr];
-      c->Y[b * c->rows + rr] = c->scale[rr] * c->sx[b] * (float)d;
+      const int32_t d = _mm512_reduce_add_epi32(acc[k][b]) - c->xu_sum[b0 + b] - 128 * c->wsum[rr];
+      c->Y[(b0 + b) * c->rows + rr] = c->scale[rr] * c->sx[b0 + b] * (float)d;
     }
   }
 }
 
-/* One row for B tokens (more tokens than four rows' accumulators can hold). */
-__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_row_tokens(
-    const int_ctx *c, int64_t r, const int B) {
-  const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
-  const uint8_t *pk = (const uint8_t *)c->w + r * (c->cp / 4);
-  __m512i acc[MAXB];
-#pragma GCC unroll 16
-  for (int b = 0; b < B; b++) acc[b] = _mm512_setzero_si512();
-  for (int64_t blk = 0; blk < c->cp / 256; blk++) {
-    const __m512i v = _mm512_loadu_si512((const void *)(pk + blk * 64));
-    const uint8_t *x = c->xp + blk * 256;
-#pragma GCC unroll 4
-    for (int s = 0; s < 4; s++) {
-      const __m512i w = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 2 * s), three), one);
-#pragma GCC unroll 16
-      for (int b = 0; b < B; b++)
-        acc[b] = _mm512_dpbusd_epi32(acc[b], _mm512_loadu_si512((const void *)(x + b * c->xstride + s * 64)), w);
-    }
-  }
-#pragma GCC unroll 16
-  for (int b = 0; b < B; b++) {
-    const int32_t d = _mm512_reduce_add_epi32(acc[b]) - 128 * c->wsum[r];
-    c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)d;
-  }
-}
-
-/* Batch B (a compile-time constant at each call site). 2–8 tokens: four rows a quarter of the range apart (four
-   DRAM streams as at batch 1, one activation load for four rows; measured 1.1–1.7× faster than one row, even where
-   the 4·B accumulators spill at 7–8 tokens); more tokens: one row (four spilled more than they saved). */
+/* Batch B (a compile-time constant at each call site): four rows a quarter of the range apart up to four tokens,
+   two up to eight (R·B ≤ 16 accumulators in registers; four rows at 7–8 tokens spilled them), beyond, two rows
+   for tokens 0–7 and again for the rest (the second pass reads their weights from the cache). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_batch_vnni(
     const int_ctx *c, int64_t r0, int64_t r1, const int B) {
-  if (B >= 2 && B <= SB_T2_QUAD_MAXB) {
-    FOR_ROW_GROUPS(4, r0, r1, t2_four_rows_tokens(c, r, q, n, B));
-  } else {
-    for (int64_t r = r0; r < r1; r++) t2_row_tokens(c, r, B);
-  }
+  if (B <= 4) FOR_ROW_GROUPS(4, r0, r1, t2_rows_tokens(c, r, q, n, 4, 0, B));
+  else if (B <= 8) FOR_ROW_GROUPS(2, r0, r1, t2_rows_tokens(c, r, q, n, 2, 0, B));
+  else FOR_ROW_GROUPS(2, r0, r1, (t2_rows_tokens(c, r, q, n, 2, 0, 8), t2_rows_tokens(c, r, q, n, 2, 8, B - 8)));
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
@@ -563,7 +532,12 @@ static void t2_rows(const void *p, int64_t r0, int64_t r1) {
 void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
   /* activations as they are (not padded_rows: measured slower here for every batch size) */
-  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0};
+  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0, {0}};
+  for (int b = 0; b < B; b++) {
+    int32_t s = 0;
+    for (int64_t k = 0; k < cp; k++) s += xu[b * cp + k];
+    c.xu_sum[b] = s;
+  }
   /* the batch-1 VNNI path; no memory: xs stays NULL and the batched path still works */
   int8_t *xs = B == 1 && level() == 2 ? signed_acts(xu, cp, &c.xs_sum) : NULL;
   c.xs = xs;
