@@ -624,20 +624,21 @@ T3_TARGET static inline void sum_two(__m512i s0, __m512i s1, int32_t out[2]) {
 
 /* Batch 1, R rows at once: rows r, r + stride, … (n ≤ R of them; a missing row re-reads row r and is not written) —
    R DRAM streams sharing each activation load; NA accumulators per row (plane i into i mod NA: enough chains to hide
-   vpdpbusd's latency), the block held in a register (gcc otherwise re-read it for each of its uses). R and NA are
-   compile-time constants: 2 rows × 5 (Zen 5) or 4 rows × 2 (Ice Lake-SP, which reads DRAM fastest with more
-   streams: +6–11 % there) — the accumulators, five activation vectors and the tables fill the 32 registers. */
+   vpdpbusd's latency), the block held in a register (gcc otherwise re-read it for each of its uses). R (even) and NA
+   are compile-time constants: 2 rows × 5 (Zen 5) or 6 rows × 1 (Ice Lake-SP, which reads DRAM fastest with more
+   streams: 4 × 2 was +6–11 % over 2 × 5 there, 6 × 1 another 5–10 %) — the accumulators, five activation vectors
+   and the tables fill the 32 registers. */
 __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline)) static inline void t3_row_group(
     const t3_ctx *c, const t3_tables *t, int64_t r, int64_t stride, int n, const int R, const int NA,
     const int64_t pf) {
-  enum { MAXR = 4, MAXNA = 5 };
+  enum { MAXR = 6, MAXNA = 5 };
   const uint8_t *p[MAXR];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int k = 0; k < R; k++) p[k] = c->packed + (r + (k < n ? k : 0) * stride) * c->bytes_per_row;
   SB_PREFETCH_ROW_VALUES(c->scale, r, stride, n);
   SB_PREFETCH_ROW_VALUES(c->wsum, r, stride, n);
   __m512i a[MAXR][MAXNA];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int k = 0; k < R; k++)
 #pragma GCC unroll 5
     for (int i = 0; i < NA; i++) a[k][i] = _mm512_setzero_si512();
@@ -647,7 +648,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
 #pragma GCC unroll 5
     for (int i = 0; i < 5; i++) x[i] = _mm512_loadu_si512((const void *)(xb + 64 * i));
     __asm__("" : "+v"(x[0]), "+v"(x[1]), "+v"(x[2]), "+v"(x[3]), "+v"(x[4])); /* loaded once for all rows */
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int k = 0; k < R; k++) {
       SB_PREFETCH(p[k] + blk * 64, pf);
       __m512i v = _mm512_loadu_si512((const void *)(p[k] + blk * 64)), w[5];
@@ -658,14 +659,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
     }
   }
   __m512i sum[MAXR];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int k = 0; k < R; k++) {
     sum[k] = a[k][0];
 #pragma GCC unroll 5
     for (int i = 1; i < NA; i++) sum[k] = _mm512_add_epi32(sum[k], a[k][i]);
   }
   int32_t d[MAXR];
-#pragma GCC unroll 2
+#pragma GCC unroll 3
   for (int k = 0; k < R; k += 2) sum_two(sum[k], sum[k + 1], d + k);
   for (int k = 0; k < n; k++) {
     const int64_t row = r + k * stride;
@@ -678,7 +679,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
    compile-time constant in its copy (a run-time prefetch distance measured ~5 % slower). */
 T3_TARGET static void t3_rows_b1(const t3_ctx *c, int64_t r0, int64_t r1) {
   const t3_tables t = t3_load_tables(c->planes);
-  if (c->intel) FOR_ROW_GROUPS(4, r0, r1, t3_row_group(c, &t, r, q, n, 4, 2, SB_PF_T3_INTEL));
+  if (c->intel) FOR_ROW_GROUPS(6, r0, r1, t3_row_group(c, &t, r, q, n, 6, 1, SB_PF_T3_INTEL));
   else FOR_ROW_GROUPS(2, r0, r1, t3_row_group(c, &t, r, q, n, 2, 5, SB_PF_T3));
 }
 
