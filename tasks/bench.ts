@@ -1,7 +1,7 @@
 /** deno task bench <suite> — benchmarks: one JSON object per line on stdout, a table on stderr. */
 import { benchCoder } from "../lib/bench/coder.ts";
 import { benchEval } from "../lib/bench/eval.ts";
-import { benchKernels, DEFAULT_KERNEL_BENCH } from "../lib/bench/kernels.ts";
+import { benchKernels, DEFAULT_KERNEL_BENCH, type KernelBenchOptions } from "../lib/bench/kernels.ts";
 import { emit } from "../lib/bench/report.ts";
 import { runEnvironment } from "../lib/results/environment.ts";
 import { type KernelName, KERNELS } from "../lib/kernels/formats.ts";
@@ -37,12 +37,66 @@ Flags:
   --bytes N    eval suite: first N bytes of val.txt (default all)
   --shapes L   kernels suite: e.g. 4096x4096,1024x1024 (default the three above)
   --kernels L  kernels suite: a subset, e.g. fp32,ternary2,coded_ternary (default all)
+  --batches L  kernels suite: tokens per GEMV, each 1–16 (default 1,8)
+  --threads L  kernels suite: thread counts (default 1 and the machine's cores)
   --sparsities L kernels suite: zero fractions sparse_ternary runs at
                (default 0.5,0.8,0.9,0.95,0.98,0.99; ternary2's time does not depend on them)
   --backends L kernels suite: c, webgpu or c,webgpu (default both; webgpu runs the WGSL
                int8/ternary2/ternary_base3 kernels on the first adapter, reported by name;
                on a software adapter such as llvmpipe that part alone takes ~15 min)
   -h, --help`;
+
+/** The kernels suite's options from its flags, checked before anything is written. */
+function kernelBenchOptions(
+  f: Partial<
+    Record<"shapes" | "backends" | "kernels" | "sparsities" | "batches" | "threads" | "rounds" | "reps", string>
+  >,
+  int: (name: string, v: string) => number,
+): KernelBenchOptions {
+  const shapes = f.shapes
+    ? f.shapes.split(",").map((s) => {
+      const m = s.trim().match(/^(\d+)x(\d+)$/);
+      if (!m) throw new InputError(`--shapes: '${s}' is not ROWSxCOLS`);
+      return [Number(m[1]), Number(m[2])] as [number, number];
+    })
+    : DEFAULT_KERNEL_BENCH.shapes;
+  const backends = (f.backends ?? "c,webgpu").split(",").map((b) => b.trim());
+  for (const b of backends) {
+    if (b !== "c" && b !== "webgpu") throw new InputError(`--backends: '${b}' is not c or webgpu`);
+  }
+  const kernels = f.kernels ? f.kernels.split(",").map((k) => k.trim()) : DEFAULT_KERNEL_BENCH.kernels;
+  for (const k of kernels) {
+    if (!(KERNELS as readonly string[]).includes(k)) {
+      throw new InputError(`--kernels: '${k}' is not one of ${KERNELS.join(", ")}`);
+    }
+  }
+  const sparsities = f.sparsities
+    ? f.sparsities.split(",").map((v) => {
+      const x = Number(v.trim());
+      if (!(x >= 0 && x < 1)) throw new InputError(`--sparsities: '${v}' is not a zero fraction in [0, 1)`);
+      return x;
+    })
+    : DEFAULT_KERNEL_BENCH.sparsities;
+  const list = (name: string, v: string, max: number) =>
+    v.split(",").map((item) => {
+      const n = Number(item.trim());
+      if (!Number.isInteger(n) || n < 1 || n > max) {
+        throw new InputError(`--${name}: '${item}' is not an integer in 1…${max}`);
+      }
+      return n;
+    });
+  return {
+    ...DEFAULT_KERNEL_BENCH,
+    batches: f.batches ? list("batches", f.batches, 16) : DEFAULT_KERNEL_BENCH.batches,
+    threads: f.threads ? list("threads", f.threads, 64) : DEFAULT_KERNEL_BENCH.threads,
+    kernels: kernels as KernelName[],
+    sparsities,
+    rounds: int("rounds", f.rounds!),
+    shapes,
+    reps: int("reps", f.reps!),
+    backends: backends as ("c" | "webgpu")[],
+  };
+}
 
 async function main(): Promise<void> {
   const { values: f, positionals } = parseFlags(Deno.args, {
@@ -57,6 +111,8 @@ async function main(): Promise<void> {
     backends: { type: "string" },
     kernels: { type: "string" },
     sparsities: { type: "string" },
+    batches: { type: "string" },
+    threads: { type: "string" },
     rounds: { type: "string", default: String(DEFAULT_KERNEL_BENCH.rounds) },
     help: { type: "boolean", short: "h", default: false },
   }, true);
@@ -72,6 +128,7 @@ async function main(): Promise<void> {
   };
   const suite = positionals[0];
   if (!SUITES.includes(suite)) throw new InputError(`unknown suite '${suite}' (one of ${SUITES.join(", ")})`);
+  const kernelOptions = suite === "kernels" ? kernelBenchOptions(f, int) : null;
   // first line of every suite's output: where, when and with what it ran (versions, commit, CPU, arguments)
   emit({
     record: "environment",
@@ -92,39 +149,7 @@ async function main(): Promise<void> {
   } else if (suite === "eval") {
     await benchEval({ model: f.model!, bytes: f.bytes ? int("bytes", f.bytes) : null });
   } else {
-    const shapes = f.shapes
-      ? f.shapes.split(",").map((s) => {
-        const m = s.trim().match(/^(\d+)x(\d+)$/);
-        if (!m) throw new InputError(`--shapes: '${s}' is not ROWSxCOLS`);
-        return [Number(m[1]), Number(m[2])] as [number, number];
-      })
-      : DEFAULT_KERNEL_BENCH.shapes;
-    const backends = (f.backends ?? "c,webgpu").split(",").map((b) => b.trim());
-    for (const b of backends) {
-      if (b !== "c" && b !== "webgpu") throw new InputError(`--backends: '${b}' is not c or webgpu`);
-    }
-    const kernels = f.kernels ? f.kernels.split(",").map((k) => k.trim()) : DEFAULT_KERNEL_BENCH.kernels;
-    for (const k of kernels) {
-      if (!(KERNELS as readonly string[]).includes(k)) {
-        throw new InputError(`--kernels: '${k}' is not one of ${KERNELS.join(", ")}`);
-      }
-    }
-    const sparsities = f.sparsities
-      ? f.sparsities.split(",").map((v) => {
-        const x = Number(v.trim());
-        if (!(x >= 0 && x < 1)) throw new InputError(`--sparsities: '${v}' is not a zero fraction in [0, 1)`);
-        return x;
-      })
-      : DEFAULT_KERNEL_BENCH.sparsities;
-    await benchKernels({
-      ...DEFAULT_KERNEL_BENCH,
-      kernels: kernels as KernelName[],
-      sparsities,
-      rounds: int("rounds", f.rounds!),
-      shapes,
-      reps: int("reps", f.reps!),
-      backends: backends as ("c" | "webgpu")[],
-    });
+    await benchKernels(kernelOptions!);
   }
 }
 

@@ -48,3 +48,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("deno task bench kernels: a bad --batches, --threads or --shapes is an error naming it, before any output", async () => {
+  for (
+    const [flag, value, message] of [
+      ["--batches", "1,17", "--batches: '17' is not an integer in 1…16"],
+      ["--threads", "0", "--threads: '0' is not an integer in 1…64"],
+      ["--shapes", "4096x", "--shapes: '4096x' is not ROWSxCOLS"],
+    ]
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../../tasks/bench.ts", import.meta.url).pathname, "kernels", flag, value],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.notEqual(out.code, 0, `${flag} ${value} exited 0`);
+    assert.ok(new TextDecoder().decode(out.stderr).includes(message), new TextDecoder().decode(out.stderr));
+    assert.equal(out.stdout.length, 0, "nothing written before the flags are checked");
+  }
+});
