@@ -189,7 +189,9 @@ Deno.test({
       const a = Float32Array.from({ length: n }, (_, i) => i % 7);
       const want = a.reduce((x, y) => x + y, 0);
       for (const t of [1, 2, 5]) {
-        for (const [streams, prefetch] of [[4, 8192], [8, 0], [1, 0], [3, 512], [16, 2048], [0, -1], [99, 0]]) {
+        for (
+          const [streams, prefetch] of [[4, 8192], [8, 0], [12, 0], [1, 0], [3, 512], [16, 2048], [0, -1], [99, 0]]
+        ) {
           const got = lib!.sb_stream_sum(a, BigInt(n), t, streams, prefetch);
           assert.equal(got, want, `n=${n} t=${t} streams=${streams} prefetch=${prefetch}`);
         }
