@@ -537,7 +537,7 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
   /* activations as they are (not padded_rows: measured slower here for every batch size) */
   int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0, {0}};
-  for (int b = 0; b < B; b++) {
+  for (int b = 0; b < B && b < MAXB; b++) { /* B ≤ MAXB, as every batched path assumes (checked by the caller) */
     int32_t s = 0;
     for (int64_t k = 0; k < cp; k++) s += xu[b * cp + k];
     c.xu_sum[b] = s;
