@@ -1,5 +1,5 @@
 /*
- * Pieces shared by the GEMV kernels (gemv.c, coded_gemv.c): the CPU path chosen
+ * Pieces shared by the GEMV kernels (gemv.c, gemv_base3.c, gemv_sparse.c, coded_gemv.c): the CPU path chosen
  * at run time, u8·s8 dot products over 64-byte chunks, and the row-parallel driver.
  */
 #ifndef SUBBIT_GEMV_COMMON_H
@@ -10,6 +10,8 @@
 #include "thread_pool.h"
 
 #define MAXB 16
+
+typedef float v16 __attribute__((vector_size(64))); /* 16 floats, one AVX-512 register */
 
 extern int sb_cpu_level; /* 2 = avx512 vnni, 1 = avx2, 0 = scalar, -1 not yet detected (gemv.c) */
 static inline int level(void) {

@@ -1,5 +1,5 @@
 /**
- * Weight and activation formats of the GEMV kernels (kernels/c/gemv.c), built
+ * Weight and activation formats of the GEMV kernels (kernels/c/gemv*.c), built
  * from f32 weights with subbit's own quantizers:
  *   int8      rtn_sym 8-bit, one scale per 64 columns (q ∈ [−127, 127])
  *   ternary2  ternary_absmean per row, codes w+1 packed 2 bits each; 256-column

@@ -61,7 +61,7 @@ export function tsGemv(name: KernelName): SyncGemvKernel {
   };
 }
 
-/** The C kernel for a format (kernels/c/gemv.c via FFI). */
+/** The C kernel for a format (kernels/c/gemv.c, gemv_base3.c, gemv_sparse.c via FFI). */
 export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
   return {
     name,

@@ -1,0 +1,75 @@
+/*
+ * The GEMV kernels' tuning knobs (gemv.c, gemv_base3.c), overridable at build time (-D) for interleaved A/B runs,
+ * the software-prefetch macros, and the helpers the kernel files share.
+ */
+#ifndef SUBBIT_GEMV_TUNING_H
+#define SUBBIT_GEMV_TUNING_H
+#include <immintrin.h>
+#include <stdint.h>
+
+/* The values are the best found
+   on AMD EPYC (Zen 5) with weights 64-byte aligned and DRAM-resident, with *_INTEL variants where Intel Ice
+   Lake-SP measured a different best (chosen at run time by CPU vendor, `sb_on_intel()`):
+   software prefetch distance in bytes ahead of each stream (0 = none: the hardware prefetcher alone;
+   int8 was fastest so, ternary2 with 2 KB), and rows the int8 batch-1 kernel reads at once. */
+#ifndef SB_PF_I8
+#define SB_PF_I8 0
+#endif
+#ifndef SB_PF_I8_LONG /* int8 batch 1, rows over 4 KB */
+#define SB_PF_I8_LONG 2048
+#endif
+#ifndef SB_I8_ROWS
+#define SB_I8_ROWS 4
+#endif
+#ifndef SB_F32_ROWS /* fp32 batch 1: rows at once (1: one row at a time) */
+#define SB_F32_ROWS 4
+#endif
+#ifndef SB_PF_F32
+#define SB_PF_F32 2048
+#endif
+#ifndef SB_PF_T2
+#define SB_PF_T2 2048
+#endif
+#ifndef SB_PF_T3
+#define SB_PF_T3 10240
+#endif
+#ifndef SB_T3_TILE_BYTES /* base-3, 2–16 tokens: activation bytes per column tile */
+#define SB_T3_TILE_BYTES 24576
+#endif
+#ifndef SB_T3_TILE_ABOVE
+#define SB_T3_TILE_ABOVE 49152
+#endif
+#ifndef SB_T3_TILE_INTEL /* Ice Lake-SP: base-3's column tiles measured slower at every size (1 MB L2 holds the
+                            activations): 8 × 11008 4.5 → 6.8 ms, 16 × 4096 3.1 → 3.7 ms. 0: no tiles there */
+#define SB_T3_TILE_INTEL 0
+#endif
+#ifndef SB_PF_I8_INTEL /* Ice Lake-SP, rows up to 4 KB: 11.3 → 12.2 GB/s at 4096² */
+#define SB_PF_I8_INTEL 1024
+#endif
+#ifndef SB_T3_PAIR_MAXB /* Intel, base-3 batches up to this many tokens: two rows, four tokens at a time */
+#define SB_T3_PAIR_MAXB 16
+#endif
+#ifndef SB_PF_T3_INTEL /* Ice Lake-SP: 10.1 → 11.1 GB/s at 4096² (10240 ahead was best on Zen 5) */
+#define SB_PF_T3_INTEL 3072
+#endif
+#define SB_PREFETCH(p, ahead) \
+  do {                        \
+    if (ahead) _mm_prefetch((const char *)(p) + (ahead), _MM_HINT_T0); \
+  } while (0)
+
+/* Start fetching the 4-byte per-row values (scale, Σw, bias) that a group of n rows, `stride` apart, uses only at
+   its end: with rows a quarter of the range apart the hardware prefetcher does not follow these arrays, and a miss
+   there stalled every 16th group (~7 % of a base-3 GEMV when each layer has its own arrays). */
+#define SB_PREFETCH_ROW_VALUES(arr, r, stride, n)                                   \
+  do {                                                                              \
+    for (int k_ = 0; k_ < (n); k_++) _mm_prefetch((const char *)((arr) + (r) + k_ * (stride)), _MM_HINT_T0); \
+  } while (0)
+
+/* Use the *_INTEL tuning knobs: sb_tuning's override, else whether the CPU is Intel's (gemv.c). */
+__attribute__((visibility("hidden"))) int sb_on_intel(void);
+
+/* For B > 1 tokens: a copy of B rows of row_bytes each, rows row_bytes + 64 apart (64-byte aligned); NULL (B = 1,
+   or no memory): use the rows as they are (gemv.c). */
+__attribute__((visibility("hidden"))) void *sb_padded_rows(const void *src, int B, int64_t row_bytes,
+                                                           int64_t *stride_bytes);
+#endif
