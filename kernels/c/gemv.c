@@ -139,14 +139,11 @@ __attribute__((always_inline)) static inline void f32_rows_tokens(const f32_ctx 
   }
 }
 
-/* Batch B (a compile-time constant at each call site): four rows at once up to four tokens, three up to eight
-   (R·B ≤ 24 accumulators; three rows measured 9–12 % faster than two at 6–8 tokens); beyond, three rows for tokens
-   0–7 and again for the rest (their weights then come from the cache: one row with 16 tokens read all the
+/* Batch B (a compile-time constant at each call site): four rows at once up to four tokens, three beyond (R·B ≤ 24
+   accumulators; three rows measured 9–12 % faster than two at 6–8 tokens; one row with 16 tokens read all the
    activations from L2 for every row, 1.6× slower). */
 __attribute__((always_inline)) static inline void f32_batch(const f32_ctx *c, int64_t r0, int64_t r1, const int B) {
-  if (B <= 4) FOR_ROW_GROUPS(4, r0, r1, f32_rows_tokens(c, r, q, n, 4, 0, B));
-  else if (B <= 8) FOR_ROW_GROUPS(3, r0, r1, f32_rows_tokens(c, r, q, n, 3, 0, B));
-  else FOR_ROW_GROUPS(3, r0, r1, (f32_rows_tokens(c, r, q, n, 3, 0, 8), f32_rows_tokens(c, r, q, n, 3, 8, B - 8)));
+  BY_ROWS_AND_TOKENS(f32_rows_tokens, c, r0, r1, B, 4, 3);
 }
 
 /* Batch 1: SB_F32_ROWS rows a 1/SB_F32_ROWS of the range apart (separate DRAM streams sharing each activation
@@ -295,14 +292,11 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
   }
 }
 
-/* Batch B (a compile-time constant at each call site): as many rows at once as keep R·B ≤ 16 accumulators in
-   registers — four rows up to four tokens, two up to eight; beyond, two rows for tokens 0–7 and again for the
-   rest (the second pass reads their weights from the cache). */
+/* Batch B (a compile-time constant at each call site): four rows up to four tokens, two beyond (R·B ≤ 16
+   accumulators in registers). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void i8_batch_vnni(
     const int_ctx *c, int64_t r0, int64_t r1, const int B) {
-  if (B <= 4) FOR_ROW_GROUPS(4, r0, r1, i8_rows_tokens(c, r, q, n, 4, 0, B));
-  else if (B <= 8) FOR_ROW_GROUPS(2, r0, r1, i8_rows_tokens(c, r, q, n, 2, 0, B));
-  else FOR_ROW_GROUPS(2, r0, r1, (i8_rows_tokens(c, r, q, n, 2, 0, 8), i8_rows_tokens(c, r, q, n, 2, 8, B - 8)));
+  BY_ROWS_AND_TOKENS(i8_rows_tokens, c, r0, r1, B, 4, 2);
 }
 
 /* VNNI: per 64 columns one vpdpbusd from zero, converted to float and scaled into a float
@@ -440,13 +434,10 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 }
 
 /* Batch B (a compile-time constant at each call site): four rows a quarter of the range apart up to four tokens,
-   two up to eight (R·B ≤ 16 accumulators in registers; four rows at 7–8 tokens spilled them), beyond, two rows
-   for tokens 0–7 and again for the rest (the second pass reads their weights from the cache). */
+   two beyond (R·B ≤ 16 accumulators in registers; four rows at 7–8 tokens spilled them, three measured slower). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_batch_vnni(
     const int_ctx *c, int64_t r0, int64_t r1, const int B) {
-  if (B <= 4) FOR_ROW_GROUPS(4, r0, r1, t2_rows_tokens(c, r, q, n, 4, 0, B));
-  else if (B <= 8) FOR_ROW_GROUPS(2, r0, r1, t2_rows_tokens(c, r, q, n, 2, 0, B));
-  else FOR_ROW_GROUPS(2, r0, r1, (t2_rows_tokens(c, r, q, n, 2, 0, 8), t2_rows_tokens(c, r, q, n, 2, 8, B - 8)));
+  BY_ROWS_AND_TOKENS(t2_rows_tokens, c, r0, r1, B, 4, 2);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
@@ -480,14 +471,16 @@ void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
   /* activations as they are (not sb_padded_rows: measured slower here for every batch size) */
   int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0, {0}};
-  for (int b = 0; b < B && b < MAXB; b++) { /* B ≤ MAXB, as every batched path assumes (checked by the caller) */
-    int32_t s = 0;
-    for (int64_t k = 0; k < cp; k++) s += xu[b * cp + k];
-    c.xu_sum[b] = s;
-  }
   /* the batch-1 VNNI path; no memory: xs stays NULL and the batched path still works */
   int8_t *xs = B == 1 && level() == 2 ? signed_acts(xu, cp, &c.xs_sum) : NULL;
   c.xs = xs;
+  if (!xs) {
+    for (int b = 0; b < B && b < MAXB; b++) { /* the batched VNNI path's per-token sums; B ≤ MAXB (the caller's check) */
+      int32_t s = 0;
+      for (int64_t k = 0; k < cp; k++) s += xu[b * cp + k];
+      c.xu_sum[b] = s;
+    }
+  }
   parallel_rows(t2_rows, &c, rows, threads);
   free(xs);
 }

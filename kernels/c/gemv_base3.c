@@ -63,15 +63,33 @@ T3_TARGET static inline __m512i dpbusd_inplace(__m512i acc, __m512i u, __m512i s
   return acc;
 }
 
+/* The three lookup indices of a 64-byte block q: the byte itself, byte >> 1 (skips bit 0) and bits 0–2 of the byte
+   with bits 1–6 of byte >> 1 (skips bit 3). */
+typedef struct {
+  __m512i q, s1, s3;
+} t3_lookups;
+
+T3_TARGET static inline t3_lookups t3_indices(__m512i q) {
+  const __m512i s1 = _mm512_srli_epi16(q, 1);
+  return (t3_lookups){q, s1, _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x78), s1, q, 0xCA)}; /* 0x78 ? s1 : q */
+}
+
+/* Plane i (a compile-time constant) of a block: its 64 signed weights. */
+T3_TARGET static inline __m512i t3_plane(const t3_tables *t, const t3_lookups *x, const int i) {
+  switch (i) {
+    case 0: return _mm512_permutex2var_epi8(t->lo[0], x->q, t->hi[0]);
+    case 1: return _mm512_permutexvar_epi8(x->q, t->lo[1]); /* a 64-entry table: vpermb leaves q intact */
+    case 2: return _mm512_permutex2var_epi8(t->lo[2], x->s1, t->hi[2]);
+    case 3: return _mm512_permutex2var_epi8(t->lo[3], x->s1, t->hi[3]);
+    default: return _mm512_permutex2var_epi8(t->lo[4], x->s3, t->hi[4]);
+  }
+}
+
 /* The five planes of 64 weights of one 64-byte block q. */
 T3_TARGET static inline void t3_decode(const t3_tables *t, __m512i q, __m512i w[5]) {
-  const __m512i s1 = _mm512_srli_epi16(q, 1);                                         /* skips bit 0 */
-  const __m512i s3 = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x78), s1, q, 0xCA); /* 0x78 ? s1 : q: skips bit 3 */
-  w[0] = _mm512_permutex2var_epi8(t->lo[0], q, t->hi[0]);
-  w[1] = _mm512_permutexvar_epi8(q, t->lo[1]); /* a 64-entry table: vpermb leaves q intact */
-  w[2] = _mm512_permutex2var_epi8(t->lo[2], s1, t->hi[2]);
-  w[3] = _mm512_permutex2var_epi8(t->lo[3], s1, t->hi[3]);
-  w[4] = _mm512_permutex2var_epi8(t->lo[4], s3, t->hi[4]);
+  const t3_lookups x = t3_indices(q);
+#pragma GCC unroll 5
+  for (int i = 0; i < 5; i++) w[i] = t3_plane(t, &x, i);
 }
 
 /* Σ of each of two vectors' 16 lanes, reduced together. */
@@ -191,7 +209,6 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
     const t3_ctx *c, const t3_tables *t, int64_t r, int64_t stride, int n, const int b0, const int NB) {
   enum { MAXNB = 4 };
   const uint8_t *p0 = c->packed + r * c->bytes_per_row, *p1 = c->packed + (r + (n > 1 ? stride : 0)) * c->bytes_per_row;
-  const __m512i sel = _mm512_set1_epi8(0x78);
   __m512i a0[MAXNB], a1[MAXNB];
 #pragma GCC unroll 4
   for (int b = 0; b < NB; b++) a0[b] = a1[b] = _mm512_setzero_si512();
@@ -200,26 +217,19 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
     SB_PREFETCH(p1 + blk * 64, SB_PF_T3_INTEL);
     __m512i q0 = _mm512_loadu_si512((const void *)(p0 + blk * 64)), q1 = _mm512_loadu_si512((const void *)(p1 + blk * 64));
     __asm__("" : "+v"(q0), "+v"(q1));
-    /* the three indices of t3_decode: the byte, byte >> 1, and bits 0–2 of the byte with bits 1–6 of byte >> 1 */
-    const __m512i h0 = _mm512_srli_epi16(q0, 1), h1 = _mm512_srli_epi16(q1, 1);
-    const __m512i k0 = _mm512_ternarylogic_epi32(sel, h0, q0, 0xCA), k1 = _mm512_ternarylogic_epi32(sel, h1, q1, 0xCA);
+    const t3_lookups x0 = t3_indices(q0), x1 = t3_indices(q1);
     const uint8_t *x = c->xp + b0 * c->xstride + blk * 320;
-#define T3_PLANE(I, W0, W1)                                                                        \
-  {                                                                                                \
-    const __m512i w0 = (W0), w1 = (W1);                                                            \
-    _Pragma("GCC unroll 4") for (int b = 0; b < NB; b++) {                                         \
-      __m512i xb = _mm512_loadu_si512((const void *)(x + b * c->xstride + 64 * (I)));              \
-      __asm__("" : "+v"(xb)); /* one load for both rows */                                         \
-      a0[b] = dpbusd_inplace(a0[b], xb, w0);                                                       \
-      a1[b] = dpbusd_inplace(a1[b], xb, w1);                                                       \
-    }                                                                                              \
-  }
-    T3_PLANE(0, _mm512_permutex2var_epi8(t->lo[0], q0, t->hi[0]), _mm512_permutex2var_epi8(t->lo[0], q1, t->hi[0]))
-    T3_PLANE(1, _mm512_permutexvar_epi8(q0, t->lo[1]), _mm512_permutexvar_epi8(q1, t->lo[1]))
-    T3_PLANE(2, _mm512_permutex2var_epi8(t->lo[2], h0, t->hi[2]), _mm512_permutex2var_epi8(t->lo[2], h1, t->hi[2]))
-    T3_PLANE(3, _mm512_permutex2var_epi8(t->lo[3], h0, t->hi[3]), _mm512_permutex2var_epi8(t->lo[3], h1, t->hi[3]))
-    T3_PLANE(4, _mm512_permutex2var_epi8(t->lo[4], k0, t->hi[4]), _mm512_permutex2var_epi8(t->lo[4], k1, t->hi[4]))
-#undef T3_PLANE
+#pragma GCC unroll 5
+    for (int i = 0; i < 5; i++) {
+      const __m512i w0 = t3_plane(t, &x0, i), w1 = t3_plane(t, &x1, i);
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; b++) {
+        __m512i xb = _mm512_loadu_si512((const void *)(x + b * c->xstride + 64 * i));
+        __asm__("" : "+v"(xb)); /* one load for both rows */
+        a0[b] = dpbusd_inplace(a0[b], xb, w0);
+        a1[b] = dpbusd_inplace(a1[b], xb, w1);
+      }
+    }
   }
   for (int k = 0; k < n; k++) {
     const int64_t row = r + k * stride;
@@ -253,8 +263,6 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
 __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline)) static inline void t3_batch(
     const t3_ctx *c, int64_t r0, int64_t r1, const int B) {
   const t3_tables t = t3_load_tables(c->planes);
-  const int64_t blocks = c->cp / 320, tile = SB_T3_TILE_BYTES / (B * c->xstride / blocks);
-  const int tiled = (!c->intel || SB_T3_TILE_INTEL) && B * c->xstride > SB_T3_TILE_ABOVE && tile > 0 && tile < blocks;
   if (c->intel && B <= SB_T3_PAIR_MAXB) { /* two rows, four tokens at a time */
     /* each chunk's token count a compile-time constant (a helper function for this loop measured 3 % slower) */
     FOR_ROW_GROUPS(2, r0, r1, ({
@@ -263,6 +271,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
                    }));
     return;
   }
+  const int64_t blocks = c->cp / 320, tile = SB_T3_TILE_BYTES / (B * c->xstride / blocks);
+  const int tiled = (!c->intel || SB_T3_TILE_INTEL) && B * c->xstride > SB_T3_TILE_ABOVE && tile > 0 && tile < blocks;
   int32_t *part = tiled ? calloc((size_t)((r1 - r0) * B), sizeof(int32_t)) : NULL;
   if (!part) { /* one tile (or no memory) */
     for (int64_t r = r0; r < r1; r++) t3_row_all(c, &t, r, B, 0, blocks, NULL);

@@ -99,6 +99,16 @@ static inline void parallel_rows(row_fn fn, const void *ctx, int64_t rows, int t
     }                                                           \
   } while (0)
 
+/* Batches with R·B accumulators in registers: FN(c, r, q, n, R, b0, NB) runs rows r, r + q, … (n ≤ R) for tokens
+   b0 … b0 + NB − 1 (R, b0, NB compile-time constants). Up to four tokens RS rows at once, up to eight RL rows; beyond,
+   RL rows for tokens 0–7 and again for the rest (the second pass reads their weights from the cache). */
+#define BY_ROWS_AND_TOKENS(FN, c, r0, r1, B, RS, RL)                                                      \
+  do {                                                                                                    \
+    if ((B) <= 4) FOR_ROW_GROUPS(RS, r0, r1, FN(c, r, q, n, RS, 0, B));                                   \
+    else if ((B) <= 8) FOR_ROW_GROUPS(RL, r0, r1, FN(c, r, q, n, RL, 0, B));                              \
+    else FOR_ROW_GROUPS(RL, r0, r1, (FN(c, r, q, n, RL, 0, 8), FN(c, r, q, n, RL, 8, (B) - 8)));          \
+  } while (0)
+
 /* Call FN(c, r0, r1, B) with B a compile-time constant 1…16, so that each batch size gets its own copy
    with its per-token accumulators in registers (a runtime-sized array of them is kept on the stack). */
 #define BY_BATCH(FN, c, r0, r1)                                    \
