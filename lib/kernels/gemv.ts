@@ -73,6 +73,9 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
       const rows = BigInt(p.rows);
       if (name === "fp32") return lib.sb_gemv_f32(p.f32!, x, y, rows, BigInt(p.cols), batch, threads);
       if (name === "sparse_ternary") {
+        // scratch for the transposed activations of 2–16 tokens (cols × 16 floats), kept like the int8 one below
+        const sparse = p as PreparedWeights & { transposed?: Float32Array };
+        if (batch > 1) sparse.transposed ??= alignedArray(Float32Array, p.cols * MAX_BATCH);
         return lib.sb_gemv_sparse(
           p.posOff!,
           p.pos!,
@@ -80,6 +83,7 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
           p.neg!,
           p.scale!,
           x,
+          batch > 1 ? sparse.transposed! : null,
           y,
           rows,
           BigInt(p.cols),

@@ -46,7 +46,20 @@ const SYMBOLS = {
     result: "void",
   },
   sb_gemv_sparse: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"],
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i64",
+      "i64",
+      "i32",
+      "i32",
+    ],
     result: "void",
   },
   sb_gemv_coded_ternary: {
