@@ -1,7 +1,14 @@
 /*
- * GEMV / small GEMM with sparse ternary weights: the column indices of each row's +1 and −1 weights (CSR).
- * Batch 1 gathers x[idx] per index; 2–16 tokens read the activations transposed (token-minor, xt[col·BP + b]),
- * so one vector load per index serves every token (a gather per token cost ~B× as much).
+ * GEMV / small GEMM with sparse ternary weights × int8 activations. Per row and 128-column block the format holds
+ * two counts (+1s, −1s) and the non-zeros' positions within the block, a byte each, the +1s first (formats.ts).
+ *   lookups (batch 1, and 2–16 tokens where blocks are dense enough), AVX-512 VBMI: a block's 128 activation bytes
+ *     are a two-register table; one `vpermi2b` looks up 64 positions at once and one `vpdpbusd` adds them with
+ *     weights ±1 (0 past the block's count). The cost is per block and token, not per non-zero (a gather per
+ *     non-zero, the previous kernel, was 3–4× slower at 50–90 % zeros);
+ *   transposed (2–16 tokens, sparser): the activations as floats, token-minor (xt[col·BP + b]), so one 16/32/64-byte
+ *     load per non-zero serves every token; the row's positions are first widened to column numbers;
+ *   otherwise: scalar, per non-zero.
+ * Activations are xu = x + 128 (uint8), so Σ w·x = Σ w·xu − 128·Σw with Σw = (+1s − −1s) per row.
  */
 #include <immintrin.h>
 #include <stdatomic.h>
@@ -12,132 +19,248 @@
 #include "gemv_common.h"
 #include "gemv_tuning.h"
 
-/* ---- sparse ternary (CSR of +1 and −1 positions) -------------------------------------- */
+#define SP_BLOCK 128
 
 typedef struct {
-  const int32_t *pos_off, *neg_off;
-  const uint16_t *pos, *neg;
-  const float *scale, *X;
-  float *Y, *Xt; /* Xt: the activations transposed, cols × BP (2–16 tokens) */
-  int64_t rows, cols;
-  int B;
+  const int32_t *row_off, *wsum;
+  const uint8_t *counts, *positions, *xu;
+  const float *scale, *sx;
+  float *Y, *Xt; /* Xt: the activations transposed, cp × BP floats (2–16 tokens) */
+  int64_t rows, cp;
+  int B, bp;
 } sp_ctx;
 
-/* Σ x[idx[i]] over n indices: AVX-512 gathers of 16 (vpmovzxwd widens the uint16 indices), two
-   vector accumulators so consecutive adds do not wait on each other. */
-__attribute__((target("avx512f"))) static float gather_sum_avx512(const float *x, const uint16_t *idx, int32_t n) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-  int32_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m512i i0 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(idx + i)));
-    const __m512i i1 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(idx + i + 16)));
-    a0 = _mm512_add_ps(a0, _mm512_i32gather_ps(i0, x, 4));
-    a1 = _mm512_add_ps(a1, _mm512_i32gather_ps(i1, x, 4));
-  }
-  if (i + 16 <= n) {
-    const __m512i iv = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(idx + i)));
-    a0 = _mm512_add_ps(a0, _mm512_i32gather_ps(iv, x, 4));
-    i += 16;
-  }
-  float tail = 0;
-  for (; i < n; i++) tail += x[idx[i]];
-  return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) + tail;
+/* ---- batch 1 ------------------------------------------------------------------------------ */
+
+/* FIRST[n]: a mask of the first min(n, 64) lanes, loaded as a mask register (`kmovq k, m64` is a load; computing
+   it from the count in a register went through port 5, which `vpermi2b` also needs). */
+static uint64_t FIRST[SP_BLOCK + 1];
+__attribute__((constructor)) static void sp_init_masks(void) {
+  for (int n = 0; n <= SP_BLOCK; n++) FIRST[n] = n >= 64 ? ~0ull : (1ull << n) - 1;
 }
 
-/* Scalar: four partial sums (one float accumulator is bound by the add's latency). */
-static float gather_sum_scalar(const float *x, const uint16_t *idx, int32_t n) {
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int32_t i = 0;
-  for (; i + 4 <= n; i += 4) s0 += x[idx[i]], s1 += x[idx[i + 1]], s2 += x[idx[i + 2]], s3 += x[idx[i + 3]];
-  for (; i < n; i++) s0 += x[idx[i]];
-  return (s0 + s1) + (s2 + s3);
+/* Σ over one block's ≤ 64 positions from j on: lanes < np − j weigh +1, lanes < n − j −1 past those, the rest 0. */
+#define SP_VBMI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+SP_VBMI_TARGET static inline __m512i sp_lookup64(__m512i acc, __m512i lo, __m512i hi, const uint8_t *p, int np,
+                                                 int n, int j) {
+  const __m512i g = _mm512_permutex2var_epi8(lo, _mm512_loadu_si512((const void *)(p + j)), hi);
+  const __mmask64 kp = _load_mask64((__mmask64 *)&FIRST[np > j ? np - j : 0]);
+  const __mmask64 kn = _load_mask64((__mmask64 *)&FIRST[n - j]);
+  const __m512i w = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(kn, _mm512_set1_epi8(-1)), kp, _mm512_set1_epi8(1));
+  return _mm512_dpbusd_epi32(acc, g, w);
 }
+
+SP_VBMI_TARGET static void sp_rows_vbmi(const void *p, int64_t r0, int64_t r1) {
+  const sp_ctx *c = p;
+  const int64_t blocks = c->cp / SP_BLOCK;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *pos = c->positions + c->row_off[r], *cnt = c->counts + 2 * r * blocks;
+    __m512i acc = _mm512_setzero_si512();
+    for (int64_t k = 0; k < blocks; k++) {
+      const int np = cnt[2 * k], n = np + cnt[2 * k + 1];
+      const __m512i lo = _mm512_load_si512((const void *)(c->xu + k * SP_BLOCK));
+      const __m512i hi = _mm512_load_si512((const void *)(c->xu + k * SP_BLOCK + 64));
+      acc = sp_lookup64(acc, lo, hi, pos, np, n, 0); /* unconditional: a branch on n = 0 mispredicted often */
+      for (int j = 64; j < n; j += 64) acc = sp_lookup64(acc, lo, hi, pos, np, n, j);
+      pos += n;
+    }
+    c->Y[r] = c->scale[r] * c->sx[0] * (float)(_mm512_reduce_add_epi32(acc) - 128 * c->wsum[r]);
+  }
+}
+
+/* Scalar, any batch: per token, per non-zero. */
+static void sp_rows_scalar(const void *p, int64_t r0, int64_t r1) {
+  const sp_ctx *c = p;
+  const int64_t blocks = c->cp / SP_BLOCK;
+  for (int64_t r = r0; r < r1; r++) {
+    for (int b = 0; b < c->B; b++) {
+      const uint8_t *pos = c->positions + c->row_off[r], *cnt = c->counts + 2 * r * blocks;
+      const uint8_t *xu = c->xu + b * c->cp;
+      int32_t s = 0;
+      for (int64_t k = 0; k < blocks; k++) {
+        const uint8_t *x = xu + k * SP_BLOCK;
+        const int np = cnt[2 * k], n = np + cnt[2 * k + 1];
+        for (int i = 0; i < np; i++) s += x[pos[i]];
+        for (int i = np; i < n; i++) s -= x[pos[i]];
+        pos += n;
+      }
+      c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)(s - 128 * c->wsum[r]);
+    }
+  }
+}
+
+/* ---- 2–16 tokens, dense enough: per-token lookups --------------------------------------------- */
+
+/* Four tokens at a time (token rows past B repeat the last one; those results are dropped): per block the
+   positions and their ±1 weights are loaded once, then one `vpermi2b` + `vpdpbusd` per token. Cost per block
+   ∝ tokens, not non-zeros: the choice where blocks hold many non-zeros (sb_gemv_sparse). */
+SP_VBMI_TARGET static void sp_rows_vbmi_tokens(const void *p, int64_t r0, int64_t r1) {
+  const sp_ctx *c = p;
+  const int64_t blocks = c->cp / SP_BLOCK;
+  for (int64_t r = r0; r < r1; r++) {
+    for (int b0 = 0; b0 < c->B; b0 += 4) {
+      const uint8_t *xu[4];
+      for (int t = 0; t < 4; t++) xu[t] = c->xu + (b0 + t < c->B ? b0 + t : c->B - 1) * c->cp;
+      const uint8_t *pos = c->positions + c->row_off[r], *cnt = c->counts + 2 * r * blocks;
+      __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                        _mm512_setzero_si512()};
+      for (int64_t k = 0; k < blocks; k++) {
+        const int np = cnt[2 * k], n = np + cnt[2 * k + 1];
+        for (int j = 0; j == 0 || j < n; j += 64) {
+          const __m512i iv = _mm512_loadu_si512((const void *)(pos + j));
+          const __mmask64 kp = _load_mask64((__mmask64 *)&FIRST[np > j ? np - j : 0]);
+          const __mmask64 kn = _load_mask64((__mmask64 *)&FIRST[n - j]);
+          const __m512i w =
+              _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(kn, _mm512_set1_epi8(-1)), kp, _mm512_set1_epi8(1));
+          for (int t = 0; t < 4; t++) {
+            const uint8_t *x = xu[t] + k * SP_BLOCK;
+            const __m512i g = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)x), iv,
+                                                       _mm512_load_si512((const void *)(x + 64)));
+            acc[t] = _mm512_dpbusd_epi32(acc[t], g, w);
+          }
+        }
+        pos += n;
+      }
+      for (int t = 0; t < 4 && b0 + t < c->B; t++) {
+        const int b = b0 + t;
+        c->Y[b * c->rows + r] =
+            c->scale[r] * c->sx[b] * (float)(_mm512_reduce_add_epi32(acc[t]) - 128 * c->wsum[r]);
+      }
+    }
+  }
+}
+
+/* ---- 2–16 tokens, sparse: transposed activations ---------------------------------------------- */
 
 typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
 
-/* One row, BP tokens at once: Σ_pos xt[idx] − Σ_neg xt[idx], one BP-float vector per index, two accumulator
-   chains per sign (four measured no faster: the random reads of xt, 16–64 bytes each from L1/L2, bound it at ~2
-   cycles an index). VT is BP floats; the target decides how the compiler splits it into registers. */
-#define SP_TOKENS(NAME, VT, BP, TARGET)                                                                  \
-  TARGET static void NAME(const sp_ctx *c, int64_t r0, int64_t r1) {                                   \
-    const VT *xt = (const VT *)c->Xt;                                                                  \
-    for (int64_t r = r0; r < r1; r++) {                                                                \
-      const uint16_t *pos = c->pos + c->pos_off[r], *neg = c->neg + c->neg_off[r];                     \
-      const int32_t np = c->pos_off[r + 1] - c->pos_off[r], nn = c->neg_off[r + 1] - c->neg_off[r];    \
-      VT p0 = {0}, p1 = {0}, n0 = {0}, n1 = {0};                                                       \
-      int32_t i = 0;                                                                                   \
-      for (; i + 2 <= np; i += 2) p0 += xt[pos[i]], p1 += xt[pos[i + 1]];                              \
-      if (i < np) p0 += xt[pos[i]];                                                                    \
-      for (i = 0; i + 2 <= nn; i += 2) n0 += xt[neg[i]], n1 += xt[neg[i + 1]];                         \
-      if (i < nn) n0 += xt[neg[i]];                                                                    \
-      const VT s = (p0 + p1) - (n0 + n1);                                                              \
-      for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = c->scale[r] * s[b];                       \
-    }                                                                                                  \
+/* One row's non-zeros as column numbers: the +1s into P, the −1s into N (each list ≥ 32 entries longer than the
+   row's count); returns the number of +1s, *nn the −1s. With AVX-512 a block's positions are widened 32 at a time
+   and stored whole, the list end advanced by the count: no loop whose exit depends on the count (such loops'
+   mispredicted exits had made this path 3× slower than a flat list) unless a sign has > 32 in one block. */
+__attribute__((target("avx512f,avx512bw"))) static int sp_columns_avx512(const sp_ctx *c, int64_t r, uint16_t *P,
+                                                                       uint16_t *N, int *nn) {
+  const int64_t blocks = c->cp / SP_BLOCK;
+  const uint8_t *pos = c->positions + c->row_off[r], *cnt = c->counts + 2 * r * blocks;
+  uint16_t *p0 = P, *n0 = N;
+#define SP_WIDEN(dst, src, base) \
+  _mm512_storeu_si512((void *)(dst), _mm512_add_epi16(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(src))), base))
+  for (int64_t k = 0; k < blocks; k++) {
+    const int np = cnt[2 * k], nneg = cnt[2 * k + 1];
+    const __m512i base = _mm512_set1_epi16((int16_t)(k * SP_BLOCK));
+    SP_WIDEN(P, pos, base);
+    SP_WIDEN(N, pos + np, base);
+    for (int j = 32; j < np; j += 32) SP_WIDEN(P + j, pos + j, base);
+    for (int j = 32; j < nneg; j += 32) SP_WIDEN(N + j, pos + np + j, base);
+    P += np, N += nneg, pos += np + nneg;
   }
-SP_TOKENS(sp_tokens4, v4, 4, )
-SP_TOKENS(sp_tokens8, v8, 8, __attribute__((target("avx2"))))
-SP_TOKENS(sp_tokens16_avx2, v16, 16, __attribute__((target("avx2"))))
-SP_TOKENS(sp_tokens16, v16, 16, __attribute__((target("avx512f"))))
-
-/* Tokens per transposed column: 4, 8 or 16 (0: the per-token path — batch 1, or the scalar CPU path). */
-static int sp_tokens_per_col(int B) {
-  if (B == 1 || level() == 0) return 0;
-  return B <= 4 ? 4 : B <= 8 ? 8 : 16;
+#undef SP_WIDEN
+  *nn = (int)(N - n0);
+  return (int)(P - p0);
 }
 
-/* Xt[k·bp + b] = X[b·cols + k] for b < B: 4×4 blocks transposed in SSE registers (scalar copies measured 1.5–2×
-   slower; this is bound by moving the bytes through L2). Token rows past B repeat the last one: those lanes are
-   dropped. */
-static void sp_transpose(const float *X, float *Xt, int64_t cols, int B, int bp) {
-  int64_t k = 0;
-  for (; k + 4 <= cols; k += 4)
-    for (int b0 = 0; b0 < B; b0 += 4) {
-      __m128 r[4];
-      for (int j = 0; j < 4; j++) r[j] = _mm_loadu_ps(X + (b0 + j < B ? b0 + j : B - 1) * cols + k);
-      _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
-      for (int j = 0; j < 4; j++) _mm_store_ps(Xt + (k + j) * bp + b0, r[j]);
-    }
-  for (; k < cols; k++)
-    for (int b = 0; b < B; b++) Xt[k * bp + b] = X[b * cols + k];
+static int sp_columns_scalar(const sp_ctx *c, int64_t r, uint16_t *P, uint16_t *N, int *nn) {
+  const int64_t blocks = c->cp / SP_BLOCK;
+  const uint8_t *pos = c->positions + c->row_off[r], *cnt = c->counts + 2 * r * blocks;
+  int np_all = 0, nn_all = 0;
+  for (int64_t k = 0; k < blocks; k++) {
+    const int np = cnt[2 * k], n = np + cnt[2 * k + 1];
+    for (int i = 0; i < np; i++) P[np_all++] = (uint16_t)(k * SP_BLOCK + pos[i]);
+    for (int i = np; i < n; i++) N[nn_all++] = (uint16_t)(k * SP_BLOCK + pos[i]);
+    pos += n;
+  }
+  *nn = nn_all;
+  return np_all;
 }
+
+/* One row, BP tokens at once: Σ_pos xt[col] − Σ_neg xt[col], one BP-float vector per non-zero, two accumulator
+   chains per sign (four measured no faster: the random reads of xt, from L1/L2, bound it at ~2 cycles a non-zero).
+   xt holds x = xu − 128 exactly (integers below 2^24). VT is BP floats; the target decides how the compiler splits
+   it into registers. */
+#define SP_TOKENS(NAME, VT, TARGET)                                                                      \
+  TARGET static void NAME(const sp_ctx *c, int64_t r, const uint16_t *P, int np, const uint16_t *N, int nn) { \
+    const VT *xt = (const VT *)c->Xt;                                                                    \
+    VT p0 = {0}, p1 = {0}, n0 = {0}, n1 = {0};                                                           \
+    int i = 0;                                                                                           \
+    for (; i + 2 <= np; i += 2) p0 += xt[P[i]], p1 += xt[P[i + 1]];                                      \
+    if (i < np) p0 += xt[P[i]];                                                                          \
+    for (i = 0; i + 2 <= nn; i += 2) n0 += xt[N[i]], n1 += xt[N[i + 1]];                                 \
+    if (i < nn) n0 += xt[N[i]];                                                                          \
+    const VT s = (p0 + p1) - (n0 + n1);                                                                  \
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * s[b];                \
+  }
+SP_TOKENS(sp_tokens4, v4, )
+SP_TOKENS(sp_tokens8, v8, __attribute__((target("avx2"))))
+SP_TOKENS(sp_tokens16_avx2, v16, __attribute__((target("avx2"))))
+SP_TOKENS(sp_tokens16, v16, __attribute__((target("avx512f"))))
 
 static void sp_rows_tokens(const void *p, int64_t r0, int64_t r1) {
   const sp_ctx *c = p;
-  const int bp = sp_tokens_per_col(c->B);
-  if (bp == 4) sp_tokens4(c, r0, r1);
-  else if (bp == 8) sp_tokens8(c, r0, r1);
-  else if (level() == 2) sp_tokens16(c, r0, r1);
-  else sp_tokens16_avx2(c, r0, r1);
-}
-
-static void sp_rows(const void *p, int64_t r0, int64_t r1) {
-  const sp_ctx *c = p;
-  const int vec = level() == 2;
+  uint16_t *lists = malloc((size_t)(2 * (c->cp + 64)) * sizeof(uint16_t));
+  if (!lists) abort(); /* ≤ 2·(cp + 64) uint16 per thread and call: a few hundred KB at most */
+  uint16_t *P = lists, *N = lists + c->cp + 64;
+  const int wide = level() == 2;
   for (int64_t r = r0; r < r1; r++) {
-    const uint16_t *pos = c->pos + c->pos_off[r], *neg = c->neg + c->neg_off[r];
-    const int32_t np = c->pos_off[r + 1] - c->pos_off[r], nn = c->neg_off[r + 1] - c->neg_off[r];
-    for (int b = 0; b < c->B; b++) {
-      const float *x = c->X + b * c->cols;
-      const float s = vec ? gather_sum_avx512(x, pos, np) - gather_sum_avx512(x, neg, nn)
-                          : gather_sum_scalar(x, pos, np) - gather_sum_scalar(x, neg, nn);
-      c->Y[b * c->rows + r] = c->scale[r] * s;
+    int nn;
+    const int np = wide ? sp_columns_avx512(c, r, P, N, &nn) : sp_columns_scalar(c, r, P, N, &nn);
+    if (c->bp == 4) sp_tokens4(c, r, P, np, N, nn);
+    else if (c->bp == 8) sp_tokens8(c, r, P, np, N, nn);
+    else if (wide) sp_tokens16(c, r, P, np, N, nn);
+    else sp_tokens16_avx2(c, r, P, np, N, nn);
+  }
+  free(lists);
+}
+
+/* Xt[k·bp + b] = xu[b·cp + k] − 128 for b < B, four columns × four tokens at a time: the 4×4 bytes (a 4-byte load
+   per token) transposed by one byte shuffle, then widened to floats. Token rows past B repeat the last one: those
+   lanes are dropped. cp is a multiple of 128. */
+__attribute__((target("sse4.1"))) static void sp_transpose(const uint8_t *xu, float *Xt, int64_t cp, int B, int bp) {
+  const __m128i by_column = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m128i bias = _mm_set1_epi32(128);
+  for (int64_t k = 0; k < cp; k += 4)
+    for (int b0 = 0; b0 < B; b0 += 4) {
+      int32_t t[4];
+      for (int j = 0; j < 4; j++) memcpy(&t[j], xu + (b0 + j < B ? b0 + j : B - 1) * cp + k, 4);
+      const __m128i m = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)t), by_column);
+      const __m128i c0 = _mm_cvtepu8_epi32(m), c1 = _mm_cvtepu8_epi32(_mm_srli_si128(m, 4));
+      const __m128i c2 = _mm_cvtepu8_epi32(_mm_srli_si128(m, 8)), c3 = _mm_cvtepu8_epi32(_mm_srli_si128(m, 12));
+      _mm_store_ps(Xt + (k + 0) * bp + b0, _mm_cvtepi32_ps(_mm_sub_epi32(c0, bias)));
+      _mm_store_ps(Xt + (k + 1) * bp + b0, _mm_cvtepi32_ps(_mm_sub_epi32(c1, bias)));
+      _mm_store_ps(Xt + (k + 2) * bp + b0, _mm_cvtepi32_ps(_mm_sub_epi32(c2, bias)));
+      _mm_store_ps(Xt + (k + 3) * bp + b0, _mm_cvtepi32_ps(_mm_sub_epi32(c3, bias)));
     }
-  }
 }
 
-/* Xt: scratch of cols × 16 floats, 64-byte aligned (the transposed activations for 2–16 tokens; lanes past B are
-   computed and dropped, so they need no zeroing). */
-void sb_gemv_sparse(const int32_t *pos_off, const uint16_t *pos, const int32_t *neg_off, const uint16_t *neg,
-                    const float *scale, const float *X, float *Xt, float *Y, int64_t rows, int64_t cols, int32_t B,
-                    int32_t threads) {
-  sp_ctx c = {pos_off, neg_off, pos, neg, scale, X, Y, Xt, rows, cols, B};
-  const int bp = sp_tokens_per_col(B);
-  if (!bp) {
-    parallel_rows(sp_rows, &c, rows, threads);
-    return;
-  }
-  sp_transpose(X, Xt, cols, B, bp);
-  parallel_rows(sp_rows_tokens, &c, rows, threads);
-}
+/* 2–16 tokens: per-token lookups when the blocks hold on average more non-zeros than this × B. Measured (4096²,
+   one thread, Ice Lake): lookups faster at 6.4 a block for 2–4 tokens and 25.6 for 8–16, the transposed path at
+   2.6 and 12.8. */
+#ifndef SB_SP_LOOKUP_PER_TOKEN
+#define SB_SP_LOOKUP_PER_TOKEN 1.5
+#endif
 
+/* The 2–16-token strategy: −1 by density (the default), 0 transposed activations, 1 per-token lookups (where
+   AVX-512 VBMI exists) — set by tests so that both run on any weights. Returns the previous setting. */
+static _Atomic int sp_strategy = -1;
+int32_t sb_sparse_strategy(int32_t s) { return atomic_exchange(&sp_strategy, s < 0 ? -1 : s > 0); }
+
+/* xu, sx: the activations as sb_quantize_acts gives them ([B × cp], cp a multiple of 128). Xt: scratch of
+   cp × 16 floats, 64-byte aligned, used for 2–16 tokens (NULL otherwise; lanes past B are computed and dropped). */
+void sb_gemv_sparse(const int32_t *row_off, const uint8_t *counts, const uint8_t *positions, const float *scale,
+                    const int32_t *wsum, const uint8_t *xu, const float *sx, float *Xt, float *Y, int64_t rows,
+                    int64_t cp, int32_t B, int32_t threads) {
+  sp_ctx c = {row_off, wsum, counts, positions, xu, scale, sx, Y, Xt, rows, cp, B, 0};
+  if (B == 1 && level() == 2 && __builtin_cpu_supports("avx512vbmi")) {
+    parallel_rows(sp_rows_vbmi, &c, rows, threads);
+  } else if (B == 1 || level() == 0 || !Xt) {
+    parallel_rows(sp_rows_scalar, &c, rows, threads);
+  } else if (level() == 2 && __builtin_cpu_supports("avx512vbmi") &&
+             (sp_strategy >= 0 ? sp_strategy
+                               : row_off[rows] > SB_SP_LOOKUP_PER_TOKEN * B * (double)rows * (double)(cp / SP_BLOCK))) {
+    parallel_rows(sp_rows_vbmi_tokens, &c, rows, threads);
+  } else {
+    c.bp = B <= 4 ? 4 : B <= 8 ? 8 : 16;
+    sp_transpose(xu, Xt, cp, B, c.bp);
+    parallel_rows(sp_rows_tokens, &c, rows, threads);
+  }
+}

@@ -5,7 +5,8 @@
  *   ternary2  ternary_absmean per row, codes w+1 packed 2 bits each; 256-column
  *             blocks of 64 bytes, byte j holding columns j, j+64, j+128, j+192
  *   base3     the same ternary weights, 5 trits per byte (base3_code.ts: table-decodable, 320-column blocks)
- *   sparse    the positions of the +1 and −1 weights of each row (CSR, uint16 columns)
+ *   sparse    per row and 128-column block, the counts of +1 and −1 weights (two bytes) and
+ *             their positions within the block (a byte each: the +1s, then the −1s)
  *   coded     the same ternary codes, static order-0 range-coded (lib/coding) in
  *             independent chunks of CODED_CHUNK_ROWS rows, decoded per GEMV
  * Activations: int8 per token with scale absmax/127, stored biased (+128) as uint8.
@@ -39,10 +40,12 @@ export interface PreparedWeights {
   wsum?: Int32Array;
   /** int8: Σ_g s_g·128·Σq_g per row (removes the +128 activation bias). */
   rowBias?: Float32Array;
-  posOff?: Int32Array;
-  pos?: Uint16Array;
-  negOff?: Int32Array;
-  neg?: Uint16Array;
+  /** sparse_ternary: per row, the offset of its positions in `positions` (rows + 1 entries). */
+  rowOff?: Int32Array;
+  /** sparse_ternary: [+1 count, −1 count] per row and 128-column block. */
+  counts?: Uint8Array;
+  /** sparse_ternary: positions within the block, the +1s then the −1s; 64 zero bytes at the end (whole-vector loads). */
+  positions?: Uint8Array;
   coded?: Uint8Array;
   /** Byte offsets of the coded chunks (chunks + 1 entries). */
   chunkOff?: BigInt64Array;
@@ -100,9 +103,6 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
       rowBias,
     };
   }
-  if (cols > 65535 && kernel === "sparse_ternary") {
-    throw new InputError(`sparse_ternary: ${cols} columns exceed uint16 indices`);
-  }
   const t = ternary(w, sparsity);
   const wsum = new Int32Array(rows);
   for (let i = 0; i < t.sym.length; i++) wsum[Math.floor(i / cols)] += t.sym[i] - 1;
@@ -150,29 +150,49 @@ export function prepareWeights(kernel: KernelName, w: WeightMatrix, sparsity?: n
     return { ...packedTernary(cp, packed), bytesPerRow };
   }
   if (kernel === "coded_ternary") return codedTernary(w, t);
-  const posOff = new Int32Array(rows + 1), negOff = new Int32Array(rows + 1);
-  const pos: number[] = [], neg: number[] = [];
+  return sparseTernary(w, t, wsum);
+}
+
+/** Columns per block of sparse_ternary: a byte holds the position, one `vpermi2b` looks up 64 of them. */
+export const SPARSE_BLOCK = 128;
+
+/** The sparse_ternary format (see the header): the non-zeros' positions by row and 128-column block. */
+function sparseTernary(
+  w: WeightMatrix,
+  t: { sym: Uint8Array; scale: Float32Array; deq: Float32Array },
+  wsum: Int32Array,
+): PreparedWeights {
+  const { rows, cols } = w;
+  const blocks = Math.ceil(cols / SPARSE_BLOCK), cp = blocks * SPARSE_BLOCK;
+  let nonzeros = 0;
+  for (const s of t.sym) if (s !== 1) nonzeros++;
+  if (nonzeros > 2 ** 31 - 65) throw new InputError(`sparse_ternary: ${nonzeros} non-zeros exceed int32 offsets`);
+  const rowOff = new Int32Array(rows + 1), counts = new Uint8Array(2 * rows * blocks);
+  const positions = new Uint8Array(nonzeros + 64);
+  let at = 0;
   for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < cols; k++) {
-      const s = t.sym[r * cols + k];
-      if (s === 2) pos.push(k);
-      else if (s === 0) neg.push(k);
+    for (let b = 0; b < blocks; b++) {
+      const k0 = b * SPARSE_BLOCK, k1 = Math.min(cols, k0 + SPARSE_BLOCK);
+      for (const [sign, slot] of [[2, 0], [0, 1]]) { // +1 (symbol 2) first, then −1 (symbol 0)
+        for (let k = k0; k < k1; k++) {
+          if (t.sym[r * cols + k] === sign) positions[at++] = k - k0, counts[2 * (r * blocks + b) + slot]++;
+        }
+      }
     }
-    posOff[r + 1] = pos.length;
-    negOff[r + 1] = neg.length;
+    rowOff[r + 1] = at;
   }
   return {
-    kernel,
+    kernel: "sparse_ternary",
     rows,
     cols,
-    cp: cols,
-    bytes: 2 * (pos.length + neg.length) + 8 * (rows + 1) + 4 * rows,
+    cp,
+    bytes: nonzeros + counts.length + 4 * (rows + 1) + 8 * rows,
     dequantized: t.deq,
-    posOff,
-    pos: Uint16Array.from(pos),
-    negOff,
-    neg: Uint16Array.from(neg),
+    rowOff,
+    counts,
+    positions,
     scale: t.scale,
+    wsum,
   };
 }
 

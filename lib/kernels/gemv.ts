@@ -48,7 +48,7 @@ export function tsGemv(name: KernelName): SyncGemvKernel {
     prepare: (w, sparsity) => prepareWeights(name, w, sparsity),
     run(p, x, y, batch) {
       checkGemvArgs(p, x, y, batch);
-      const integer = name !== "fp32" && name !== "sparse_ternary";
+      const integer = name !== "fp32";
       const xs = integer ? quantizeActivations(x, batch, p.cols, p.cp).dequantized : x;
       for (let b = 0; b < batch; b++) {
         for (let r = 0; r < p.rows; r++) {
@@ -72,25 +72,6 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
       checkGemvArgs(p, x, y, batch);
       const rows = BigInt(p.rows);
       if (name === "fp32") return lib.sb_gemv_f32(p.f32!, x, y, rows, BigInt(p.cols), batch, threads);
-      if (name === "sparse_ternary") {
-        // scratch for the transposed activations of 2–16 tokens (cols × 16 floats), kept like the int8 one below
-        const sparse = p as PreparedWeights & { transposed?: Float32Array };
-        if (batch > 1) sparse.transposed ??= alignedArray(Float32Array, p.cols * MAX_BATCH);
-        return lib.sb_gemv_sparse(
-          p.posOff!,
-          p.pos!,
-          p.negOff!,
-          p.neg!,
-          p.scale!,
-          x,
-          batch > 1 ? sparse.transposed! : null,
-          y,
-          rows,
-          BigInt(p.cols),
-          batch,
-          threads,
-        );
-      }
       // activation scratch, kept on the prepared weights so a decode loop allocates nothing
       const scratch = p as PreparedWeights & { scratch?: { xu: Uint8Array; sx: Float32Array } };
       if (!scratch.scratch || scratch.scratch.sx.length !== batch) {
@@ -124,6 +105,27 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
           );
         }
         return;
+      }
+      if (name === "sparse_ternary") {
+        // the transposed activations of 2–16 tokens (cp × 16 floats), kept like the scratch above
+        const sparse = p as PreparedWeights & { transposed?: Float32Array };
+        if (batch > 1) sparse.transposed ??= alignedArray(Float32Array, p.cp * MAX_BATCH);
+        const xt = batch > 1 ? sparse.transposed! : null;
+        return lib.sb_gemv_sparse(
+          p.rowOff!,
+          p.counts!,
+          p.positions!,
+          p.scale!,
+          p.wsum!,
+          a.xu,
+          a.sx,
+          xt,
+          y,
+          rows,
+          cp,
+          batch,
+          threads,
+        );
       }
       if (name === "int8") return lib.sb_gemv_int8(p.q!, p.scale!, p.rowBias!, a.xu, a.sx, y, rows, cp, batch, threads);
       if (name === "ternary2") {

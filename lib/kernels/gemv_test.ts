@@ -146,6 +146,57 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "sparse_ternary: blocks with 0, 1–63, 64, 65–127 and 128 non-zeros (every lookup path: none, one, two) equal the TS reference",
+  ignore: !lib,
+  fn() {
+    const top = lib!.sb_gemv_level(-1);
+    try {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 400 }),
+          fc.integer({ min: 2, max: 16 }),
+          fc.integer({ min: 1, max: 3 }),
+          fc.nat(999),
+          (cols, tokens, threads, seed) => {
+            // row r: non-zeros (±1, the sign from a hash) at the first (r · 23) mod 129 columns of every block
+            const rows = 12, data = new Float32Array(rows * cols);
+            for (let r = 0; r < rows; r++) {
+              const per = r === 0 ? 128 : r === 1 ? 64 : r === 2 ? 0 : (r * 23 + seed) % 129;
+              for (let k = 0; k < cols; k++) {
+                if (k % 128 < per) data[r * cols + k] = ((k * 31 + r * 17 + seed) >> 2) % 2 ? 1 : -1;
+              }
+            }
+            // batch 1, and 2–16 tokens by either strategy (transposed activations, per-token lookups)
+            const runs = [[1, -1], [tokens, 0], [tokens, 1]];
+            for (let level = 0; level <= top; level++) {
+              for (const [batch, strategy] of runs) {
+                const x = seededGaussian(batch * cols, seed, 1);
+                lib!.sb_gemv_level(level);
+                lib!.sb_sparse_strategy(strategy);
+                const c = cGemv("sparse_ternary", lib!), p = c.prepare({ name: "s", rows, cols, data });
+                const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows);
+                tsGemv("sparse_ternary").run(p, x, y1, batch);
+                c.run(p, x, y2, batch, threads);
+                const scale = Math.max(1e-6, ...Array.from(y1, Math.abs));
+                for (let i = 0; i < y1.length; i++) {
+                  const at = `${cols} B${batch} L${level} S${strategy} @${i}: ${y2[i]} vs ${y1[i]}`;
+                  assert.ok(Math.abs(y1[i] - y2[i]) <= 2e-5 * scale, at);
+                }
+              }
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    } finally {
+      lib!.sb_gemv_level(top);
+      lib!.sb_sparse_strategy(-1);
+    }
+  },
+});
+
 /** Activations whose x/s lands on or next to a rounding boundary: amax = 127 (so s = 1), values k + 0.5 and
  * the floats just below and above it, signs mixed. */
 function roundingEdges(cols: number, seed: number): Float32Array {

@@ -45,8 +45,10 @@ const SYMBOLS = {
     ],
     result: "void",
   },
+  sb_sparse_strategy: { parameters: ["i32"], result: "i32" },
   sb_gemv_sparse: {
     parameters: [
+      "buffer",
       "buffer",
       "buffer",
       "buffer",
