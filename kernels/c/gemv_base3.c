@@ -23,7 +23,7 @@
  * Seven vector operations, one register copy (vpermi2b overwrites the index planes 2 and 3 share) and five vpdpbusd
  * per 64 bytes (320 weights). */
 
-#define T3_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+#define T3_TARGET SB_VBMI_TARGET
 
 typedef struct {
   const uint8_t *packed;

@@ -11,6 +11,9 @@
 
 #define MAXB 16
 
+/* The target of the kernels that use AVX-512 VBMI byte lookups (base-3, sparse). */
+#define SB_VBMI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
+
 typedef float v16 __attribute__((vector_size(64))); /* 16 floats, one AVX-512 register */
 
 extern int sb_cpu_level; /* 2 = avx512 vnni, 1 = avx2, 0 = scalar, -1 not yet detected (gemv.c) */

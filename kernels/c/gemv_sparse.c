@@ -39,18 +39,21 @@ __attribute__((constructor)) static void sp_init_masks(void) {
   for (int n = 0; n <= SP_BLOCK; n++) FIRST[n] = n >= 64 ? ~0ull : (1ull << n) - 1;
 }
 
-/* Σ over one block's ≤ 64 positions from j on: lanes < np − j weigh +1, lanes < n − j −1 past those, the rest 0. */
-#define SP_VBMI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
-SP_VBMI_TARGET static inline __m512i sp_lookup64(__m512i acc, __m512i lo, __m512i hi, const uint8_t *p, int np,
-                                                 int n, int j) {
-  const __m512i g = _mm512_permutex2var_epi8(lo, _mm512_loadu_si512((const void *)(p + j)), hi);
+/* The ±1 weights of one block's ≤ 64 positions from j on: lanes < np − j weigh +1, lanes < n − j −1 past those,
+   the rest 0. */
+SB_VBMI_TARGET static inline __m512i sp_weights64(int np, int n, int j) {
   const __mmask64 kp = _load_mask64((__mmask64 *)&FIRST[np > j ? np - j : 0]);
   const __mmask64 kn = _load_mask64((__mmask64 *)&FIRST[n - j]);
-  const __m512i w = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(kn, _mm512_set1_epi8(-1)), kp, _mm512_set1_epi8(1));
-  return _mm512_dpbusd_epi32(acc, g, w);
+  return _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(kn, _mm512_set1_epi8(-1)), kp, _mm512_set1_epi8(1));
 }
 
-SP_VBMI_TARGET static void sp_rows_vbmi(const void *p, int64_t r0, int64_t r1) {
+/* acc += Σ over those positions of weight × the activation byte they name in the block's table lo:hi. */
+SB_VBMI_TARGET static inline __m512i sp_lookup64(__m512i acc, __m512i lo, __m512i hi, __m512i positions,
+                                                 __m512i weights) {
+  return _mm512_dpbusd_epi32(acc, _mm512_permutex2var_epi8(lo, positions, hi), weights);
+}
+
+SB_VBMI_TARGET static void sp_rows_vbmi(const void *p, int64_t r0, int64_t r1) {
   const sp_ctx *c = p;
   const int64_t blocks = c->cp / SP_BLOCK;
   for (int64_t r = r0; r < r1; r++) {
@@ -60,8 +63,8 @@ SP_VBMI_TARGET static void sp_rows_vbmi(const void *p, int64_t r0, int64_t r1) {
       const int np = cnt[2 * k], n = np + cnt[2 * k + 1];
       const __m512i lo = _mm512_load_si512((const void *)(c->xu + k * SP_BLOCK));
       const __m512i hi = _mm512_load_si512((const void *)(c->xu + k * SP_BLOCK + 64));
-      acc = sp_lookup64(acc, lo, hi, pos, np, n, 0); /* unconditional: a branch on n = 0 mispredicted often */
-      for (int j = 64; j < n; j += 64) acc = sp_lookup64(acc, lo, hi, pos, np, n, j);
+      for (int j = 0; j == 0 || j < n; j += 64) /* j = 0 unconditionally: a branch on n = 0 mispredicted often */
+        acc = sp_lookup64(acc, lo, hi, _mm512_loadu_si512((const void *)(pos + j)), sp_weights64(np, n, j));
       pos += n;
     }
     c->Y[r] = c->scale[r] * c->sx[0] * (float)(_mm512_reduce_add_epi32(acc) - 128 * c->wsum[r]);
@@ -94,7 +97,7 @@ static void sp_rows_scalar(const void *p, int64_t r0, int64_t r1) {
 /* Four tokens at a time (token rows past B repeat the last one; those results are dropped): per block the
    positions and their ±1 weights are loaded once, then one `vpermi2b` + `vpdpbusd` per token. Cost per block
    ∝ tokens, not non-zeros: the choice where blocks hold many non-zeros (sb_gemv_sparse). */
-SP_VBMI_TARGET static void sp_rows_vbmi_tokens(const void *p, int64_t r0, int64_t r1) {
+SB_VBMI_TARGET static void sp_rows_vbmi_tokens(const void *p, int64_t r0, int64_t r1) {
   const sp_ctx *c = p;
   const int64_t blocks = c->cp / SP_BLOCK;
   for (int64_t r = r0; r < r1; r++) {
@@ -107,16 +110,11 @@ SP_VBMI_TARGET static void sp_rows_vbmi_tokens(const void *p, int64_t r0, int64_
       for (int64_t k = 0; k < blocks; k++) {
         const int np = cnt[2 * k], n = np + cnt[2 * k + 1];
         for (int j = 0; j == 0 || j < n; j += 64) {
-          const __m512i iv = _mm512_loadu_si512((const void *)(pos + j));
-          const __mmask64 kp = _load_mask64((__mmask64 *)&FIRST[np > j ? np - j : 0]);
-          const __mmask64 kn = _load_mask64((__mmask64 *)&FIRST[n - j]);
-          const __m512i w =
-              _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(kn, _mm512_set1_epi8(-1)), kp, _mm512_set1_epi8(1));
+          const __m512i iv = _mm512_loadu_si512((const void *)(pos + j)), w = sp_weights64(np, n, j);
           for (int t = 0; t < 4; t++) {
             const uint8_t *x = xu[t] + k * SP_BLOCK;
-            const __m512i g = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)x), iv,
-                                                       _mm512_load_si512((const void *)(x + 64)));
-            acc[t] = _mm512_dpbusd_epi32(acc[t], g, w);
+            acc[t] = sp_lookup64(acc[t], _mm512_load_si512((const void *)x), _mm512_load_si512((const void *)(x + 64)),
+                                 iv, w);
           }
         }
         pos += n;
@@ -250,13 +248,14 @@ void sb_gemv_sparse(const int32_t *row_off, const uint8_t *counts, const uint8_t
                     const int32_t *wsum, const uint8_t *xu, const float *sx, float *Xt, float *Y, int64_t rows,
                     int64_t cp, int32_t B, int32_t threads) {
   sp_ctx c = {row_off, wsum, counts, positions, xu, scale, sx, Y, Xt, rows, cp, B, 0};
-  if (B == 1 && level() == 2 && __builtin_cpu_supports("avx512vbmi")) {
+  const int vbmi = level() == 2 && __builtin_cpu_supports("avx512vbmi");
+  if (B == 1 && vbmi) {
     parallel_rows(sp_rows_vbmi, &c, rows, threads);
   } else if (B == 1 || level() == 0 || !Xt) {
     parallel_rows(sp_rows_scalar, &c, rows, threads);
-  } else if (level() == 2 && __builtin_cpu_supports("avx512vbmi") &&
-             (sp_strategy >= 0 ? sp_strategy
-                               : row_off[rows] > SB_SP_LOOKUP_PER_TOKEN * B * (double)rows * (double)(cp / SP_BLOCK))) {
+  } else if (vbmi && (sp_strategy >= 0
+                           ? sp_strategy
+                           : row_off[rows] > SB_SP_LOOKUP_PER_TOKEN * B * (double)rows * (double)(cp / SP_BLOCK))) {
     parallel_rows(sp_rows_vbmi_tokens, &c, rows, threads);
   } else {
     c.bp = B <= 4 ? 4 : B <= 8 ? 8 : 16;
