@@ -111,6 +111,23 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
         const sparse = p as PreparedWeights & { transposed?: Float32Array };
         if (batch > 1) sparse.transposed ??= alignedArray(Float32Array, p.cp * MAX_BATCH);
         const xt = batch > 1 ? sparse.transposed! : null;
+        if (p.layout === "columns") {
+          return lib.sb_gemv_sparse_columns(
+            p.rowOff!,
+            p.rowPlus!,
+            p.columns!,
+            p.scale!,
+            p.wsum!,
+            a.xu,
+            a.sx,
+            xt,
+            y,
+            rows,
+            cp,
+            batch,
+            threads,
+          );
+        }
         return lib.sb_gemv_sparse(
           p.rowOff!,
           p.counts!,

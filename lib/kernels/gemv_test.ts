@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import fc from "../../tests/fixtures/fc.ts";
 import { seededGaussian } from "../random.ts";
-import { KERNELS, quantizeActivations } from "./formats.ts";
+import { KERNELS, prepareWeights, quantizeActivations } from "./formats.ts";
+import { alignedWeights } from "./aligned.ts";
 import { cGemv, tsGemv } from "./gemv.ts";
 import { ensureNative, nativeVariant } from "./native.ts";
 import { libraryPath, type Variant } from "./build.ts";
@@ -25,7 +26,11 @@ function compare(
   const w = { name: "w", rows, cols, data };
   lib!.sb_gemv_level(level);
   for (const k of KERNELS) {
-    for (const sparsity of k.includes("ternary") ? [undefined, 0.9] : [undefined]) {
+    // sparse_ternary at 99 % zeros: the columns layout (formats.ts), at 90 % the blocks layout
+    const sparsities = k === "sparse_ternary" ? [undefined, 0.9, 0.99] : k.includes("ternary") ? [undefined, 0.9] : [
+      undefined,
+    ];
+    for (const sparsity of sparsities) {
       const ref = tsGemv(k), c = cGemv(k, lib!);
       const p = c.prepare(w, sparsity);
       const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows);
@@ -35,7 +40,9 @@ function compare(
       for (let i = 0; i < y1.length; i++) {
         assert.ok(
           Math.abs(y1[i] - y2[i]) <= 2e-5 * scale,
-          `${k} s=${sparsity} ${rows}x${cols} B${batch} L${level} t${threads} @${i}: ${y2[i]} vs ${y1[i]}`,
+          `${k} ${p.layout ?? ""} s=${sparsity} ${rows}x${cols} B${batch} L${level} t${threads} @${i}: ${y2[i]} vs ${
+            y1[i]
+          }`,
         );
       }
     }
@@ -148,7 +155,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "sparse_ternary: blocks with 0, 1–63, 64, 65–127 and 128 non-zeros (every lookup path: none, one, two) equal the TS reference",
+    "sparse_ternary: blocks with 0, 1–63, 64, 65–127 and 128 non-zeros (every lookup path: none, one, two; both layouts) equal the TS reference",
   ignore: !lib,
   fn() {
     const top = lib!.sb_gemv_level(-1);
@@ -172,17 +179,22 @@ Deno.test({
             const runs = [[1, -1], [tokens, 0], [tokens, 1]];
             for (let level = 0; level <= top; level++) {
               for (const [batch, strategy] of runs) {
-                const x = seededGaussian(batch * cols, seed, 1);
-                lib!.sb_gemv_level(level);
-                lib!.sb_sparse_strategy(strategy);
-                const c = cGemv("sparse_ternary", lib!), p = c.prepare({ name: "s", rows, cols, data });
-                const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows);
-                tsGemv("sparse_ternary").run(p, x, y1, batch);
-                c.run(p, x, y2, batch, threads);
-                const scale = Math.max(1e-6, ...Array.from(y1, Math.abs));
-                for (let i = 0; i < y1.length; i++) {
-                  const at = `${cols} B${batch} L${level} S${strategy} @${i}: ${y2[i]} vs ${y1[i]}`;
-                  assert.ok(Math.abs(y1[i] - y2[i]) <= 2e-5 * scale, at);
+                for (const sparseLayout of ["blocks", "columns"] as const) {
+                  const x = seededGaussian(batch * cols, seed, 1);
+                  lib!.sb_gemv_level(level);
+                  lib!.sb_sparse_strategy(strategy);
+                  const c = cGemv("sparse_ternary", lib!);
+                  const w = { name: "s", rows, cols, data };
+                  const p = alignedWeights(prepareWeights("sparse_ternary", w, undefined, { sparseLayout }));
+                  assert.equal(p.layout, sparseLayout);
+                  const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows);
+                  tsGemv("sparse_ternary").run(p, x, y1, batch);
+                  c.run(p, x, y2, batch, threads);
+                  const scale = Math.max(1e-6, ...Array.from(y1, Math.abs));
+                  for (let i = 0; i < y1.length; i++) {
+                    const at = `${sparseLayout} ${cols} B${batch} L${level} S${strategy} @${i}: ${y2[i]} vs ${y1[i]}`;
+                    assert.ok(Math.abs(y1[i] - y2[i]) <= 2e-5 * scale, at);
+                  }
                 }
               }
             }

@@ -64,6 +64,24 @@ const SYMBOLS = {
     ],
     result: "void",
   },
+  sb_gemv_sparse_columns: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i64",
+      "i64",
+      "i32",
+      "i32",
+    ],
+    result: "void",
+  },
   sb_gemv_coded_ternary: {
     parameters: [
       "buffer",

@@ -1,0 +1,45 @@
+import { strict as assert } from "node:assert";
+import { InputError } from "../errors.ts";
+import { seededGaussian } from "../random.ts";
+import { prepareWeights, SPARSE_BLOCK, SPARSE_COLUMNS_BELOW, sparseLayoutFor } from "./formats.ts";
+
+/** Symbols (0, 1, 2 = −1, 0, +1) with `nonzeros` non-zeros spread over rows × cols. */
+function symbols(rows: number, cols: number, nonzeros: number): Uint8Array {
+  const sym = new Uint8Array(rows * cols).fill(1);
+  for (let i = 0; i < nonzeros; i++) sym[Math.floor((i * rows * cols) / nonzeros)] = i % 2 ? 0 : 2;
+  return sym;
+}
+
+Deno.test("sparseLayoutFor: columns below SPARSE_COLUMNS_BELOW non-zeros a block on average, else blocks", () => {
+  const rows = 8, cols = 1000, blocks = rows * Math.ceil(cols / SPARSE_BLOCK);
+  const limit = SPARSE_COLUMNS_BELOW * blocks;
+  assert.equal(sparseLayoutFor(symbols(rows, cols, 0), rows, cols), "columns");
+  assert.equal(sparseLayoutFor(symbols(rows, cols, limit - 1), rows, cols), "columns");
+  assert.equal(sparseLayoutFor(symbols(rows, cols, limit), rows, cols), "blocks");
+  assert.equal(sparseLayoutFor(symbols(1, 70000, 1), 1, 70000), "blocks"); // uint16 column numbers
+});
+
+Deno.test("sparse_ternary columns layout: each row's +1 then −1 columns, as the dequantized weights have them", () => {
+  const rows = 5, cols = 300, data = seededGaussian(rows * cols, 3, 1);
+  const p = prepareWeights("sparse_ternary", { name: "w", rows, cols, data }, 0.97);
+  assert.equal(p.layout, "columns");
+  for (let r = 0; r < rows; r++) {
+    const plus: number[] = [], minus: number[] = [];
+    for (let k = 0; k < cols; k++) {
+      const v = p.dequantized[r * cols + k];
+      if (v > 0) plus.push(k);
+      else if (v < 0) minus.push(k);
+    }
+    const list = Array.from(p.columns!.subarray(p.rowOff![r], p.rowOff![r + 1]));
+    assert.deepEqual(list, [...plus, ...minus], `row ${r}`);
+    assert.equal(p.rowPlus![r], plus.length);
+    assert.equal(p.wsum![r], plus.length - minus.length);
+  }
+  assert.equal(p.columns!.length, p.rowOff![rows] + 32);
+});
+
+Deno.test("sparse_ternary: the columns layout refused past 65536 columns", () => {
+  const w = { name: "wide", rows: 1, cols: 65537, data: new Float32Array(65537) };
+  assert.throws(() => prepareWeights("sparse_ternary", w, 0.99, { sparseLayout: "columns" }), InputError);
+  assert.equal(prepareWeights("sparse_ternary", w, 0.99).layout, "blocks");
+});
