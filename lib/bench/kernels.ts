@@ -224,6 +224,8 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
             weight_bytes: v.first.bytes,
             copies: v.copies.length,
             passes: times[i].length,
+            // sparse_ternary's layout at this sparsity (formats.ts: "columns" when very sparse), else null
+            sparse_layout: v.first.layout ?? null,
           };
           emit(r);
           out.push(r);

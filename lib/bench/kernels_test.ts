@@ -33,6 +33,7 @@ Deno.test({
       assert.equal(r.rows, 64);
       assert.equal(r.cols, 512);
       assert.equal(r.sparsity, r.kernel === "sparse_ternary" ? 0.9 : null);
+      assert.equal(r.sparse_layout, r.kernel === "sparse_ternary" ? "blocks" : null); // 12.8 non-zeros a block
       if (r.kernel === "fp32") assert.equal(r.speedup_vs_fp32, 1);
     }
     for (const k of kernels) {
