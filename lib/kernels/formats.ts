@@ -50,7 +50,8 @@ export interface PreparedWeights {
   counts?: Uint8Array;
   /** sparse_ternary: positions within the block, the +1s then the −1s; 64 zero bytes at the end (whole-vector loads). */
   positions?: Uint8Array;
-  /** sparse_ternary, layout "columns": per row the +1s' columns, then the −1s'; 32 zero entries at the end. */
+  /** sparse_ternary, layout "columns": per row the +1s' columns, then the −1s'; 32 zero entries at the end (never
+   * an empty buffer: FFI passes an empty one as NULL, which the C kernel reads as the blocks layout). */
   columns?: Uint16Array;
   /** sparse_ternary, layout "columns": the number of +1s per row. */
   rowPlus?: Int32Array;
@@ -177,15 +178,22 @@ export function prepareWeights(
 
 export type SparseLayout = "blocks" | "columns";
 
+/** Non-zero ternary symbols (0, 1, 2 = −1, 0, +1). */
+function nonzerosOf(sym: Uint8Array): number {
+  let n = 0;
+  for (const s of sym) if (s !== 1) n++;
+  return n;
+}
+
 /** Below this many non-zeros per 128-column block on average, sparse_ternary lists column numbers: the blocks
- * layout costs ~6 cycles a block at batch 1, the columns layout ~1.4 a non-zero (Ice Lake, 4096², one thread:
- * equal near 5 % non-zeros, columns 2–3× faster at 1–2 %). */
+ * layout costs ~6 cycles a block at batch 1, the columns layout ~1.4 a non-zero. Interleaved A/B (Ice Lake, 4096²,
+ * one thread, batch 1): blocks faster at 96 % zeros (5.1 a block), columns at 97 % (3.8) and 2–4× at 98–99 %; at
+ * 8 tokens columns were faster from 94 % on, but a layer is prepared once and decode (batch 1) decides. */
 export const SPARSE_COLUMNS_BELOW = 4;
 
 /** sparse_ternary's layout by density: "columns" under SPARSE_COLUMNS_BELOW non-zeros a block (≤ 65536 columns). */
 export function sparseLayoutFor(sym: Uint8Array, rows: number, cols: number): SparseLayout {
-  let nonzeros = 0;
-  for (const s of sym) if (s !== 1) nonzeros++;
+  const nonzeros = nonzerosOf(sym);
   const blocks = rows * Math.ceil(cols / SPARSE_BLOCK);
   return cols <= 65536 && nonzeros < SPARSE_COLUMNS_BELOW * blocks ? "columns" : "blocks";
 }
@@ -201,8 +209,7 @@ function sparseTernary(
 ): PreparedWeights {
   const { rows, cols } = w;
   const blocks = Math.ceil(cols / SPARSE_BLOCK), cp = blocks * SPARSE_BLOCK;
-  let nonzeros = 0;
-  for (const s of t.sym) if (s !== 1) nonzeros++;
+  const nonzeros = nonzerosOf(t.sym);
   if (nonzeros > 2 ** 31 - 65) throw new InputError(`sparse_ternary: ${nonzeros} non-zeros exceed int32 offsets`);
   const rowOff = new Int32Array(rows + 1), counts = new Uint8Array(2 * rows * blocks);
   const positions = new Uint8Array(nonzeros + 64);
@@ -241,8 +248,7 @@ function sparseColumns(
   wsum: Int32Array,
 ): PreparedWeights {
   const { rows, cols } = w;
-  let nonzeros = 0;
-  for (const s of t.sym) if (s !== 1) nonzeros++;
+  const nonzeros = nonzerosOf(t.sym);
   if (nonzeros > 2 ** 31 - 33) throw new InputError(`sparse_ternary: ${nonzeros} non-zeros exceed int32 offsets`);
   const rowOff = new Int32Array(rows + 1), rowPlus = new Int32Array(rows), columns = new Uint16Array(nonzeros + 32);
   let at = 0;
