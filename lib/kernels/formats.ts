@@ -68,8 +68,15 @@ export const CODED_CHUNK_ROWS = 16;
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
+/** Ternary symbols (0, 1, 2 = −1, 0, +1), their per-row scales and the dequantized weights. */
+interface TernaryCodes {
+  sym: Uint8Array;
+  scale: Float32Array;
+  deq: Float32Array;
+}
+
 /** Ternary symbols (0,1,2 = −1,0,+1) and per-row scales: ternary_absmean per row, or sparse_klevel at a sparsity. */
-function ternary(w: WeightMatrix, sparsity?: number): { sym: Uint8Array; scale: Float32Array; deq: Float32Array } {
+function ternary(w: WeightMatrix, sparsity?: number): TernaryCodes {
   const c: QuantConfig = sparsity === undefined
     ? { method: "ternary_absmean", groupSize: "row", scaleDtype: "f16" }
     : { method: "sparse_klevel", levels: 3, sparsity, groupSize: "row", scaleDtype: "f16" };
@@ -169,11 +176,16 @@ export function prepareWeights(
     return { ...packedTernary(cp, packed), bytesPerRow };
   }
   if (kernel === "coded_ternary") return codedTernary(w, t);
-  const layout = options.sparseLayout ?? sparseLayoutFor(t.sym, rows, cols);
+  const nonzeros = nonzerosOf(t.sym); // counted once, for the layout choice and the builder
+  const layout = options.sparseLayout ?? layoutForCount(nonzeros, rows, cols);
   if (layout === "columns" && cols > 65536) {
     throw new InputError(`sparse_ternary: the columns layout holds at most 65536 columns, not ${cols}`);
   }
-  return layout === "columns" ? sparseColumns(w, t, wsum) : sparseTernary(w, t, wsum);
+  // int32 row offsets cover the non-zeros and the pad (64 position bytes for whole-vector loads; 32 column numbers)
+  if (nonzeros > 2 ** 31 - 1 - (layout === "columns" ? 32 : 64)) {
+    throw new InputError(`sparse_ternary: ${nonzeros} non-zeros exceed int32 offsets`);
+  }
+  return layout === "columns" ? sparseColumns(w, t, wsum, nonzeros) : sparseTernary(w, t, wsum, nonzeros);
 }
 
 export type SparseLayout = "blocks" | "columns";
@@ -193,7 +205,10 @@ export const SPARSE_COLUMNS_BELOW = 4;
 
 /** sparse_ternary's layout by density: "columns" under SPARSE_COLUMNS_BELOW non-zeros a block (≤ 65536 columns). */
 export function sparseLayoutFor(sym: Uint8Array, rows: number, cols: number): SparseLayout {
-  const nonzeros = nonzerosOf(sym);
+  return layoutForCount(nonzerosOf(sym), rows, cols);
+}
+
+function layoutForCount(nonzeros: number, rows: number, cols: number): SparseLayout {
   const blocks = rows * Math.ceil(cols / SPARSE_BLOCK);
   return cols <= 65536 && nonzeros < SPARSE_COLUMNS_BELOW * blocks ? "columns" : "blocks";
 }
@@ -204,13 +219,12 @@ export const SPARSE_BLOCK = 128;
 /** The sparse_ternary format (see the header): the non-zeros' positions by row and 128-column block. */
 function sparseTernary(
   w: WeightMatrix,
-  t: { sym: Uint8Array; scale: Float32Array; deq: Float32Array },
+  t: TernaryCodes,
   wsum: Int32Array,
+  nonzeros: number,
 ): PreparedWeights {
   const { rows, cols } = w;
   const blocks = Math.ceil(cols / SPARSE_BLOCK), cp = blocks * SPARSE_BLOCK;
-  const nonzeros = nonzerosOf(t.sym);
-  if (nonzeros > 2 ** 31 - 65) throw new InputError(`sparse_ternary: ${nonzeros} non-zeros exceed int32 offsets`);
   const rowOff = new Int32Array(rows + 1), counts = new Uint8Array(2 * rows * blocks);
   const positions = new Uint8Array(nonzeros + 64);
   let at = 0;
@@ -244,12 +258,11 @@ function sparseTernary(
 /** The sparse_ternary "columns" layout: per row the +1s' column numbers, then the −1s'. */
 function sparseColumns(
   w: WeightMatrix,
-  t: { sym: Uint8Array; scale: Float32Array; deq: Float32Array },
+  t: TernaryCodes,
   wsum: Int32Array,
+  nonzeros: number,
 ): PreparedWeights {
   const { rows, cols } = w;
-  const nonzeros = nonzerosOf(t.sym);
-  if (nonzeros > 2 ** 31 - 33) throw new InputError(`sparse_ternary: ${nonzeros} non-zeros exceed int32 offsets`);
   const rowOff = new Int32Array(rows + 1), rowPlus = new Int32Array(rows), columns = new Uint16Array(nonzeros + 32);
   let at = 0;
   for (let r = 0; r < rows; r++) {
@@ -277,7 +290,7 @@ function sparseColumns(
 /** Range-code the ternary codes chunk by chunk with the registered static order-0 coder. */
 function codedTernary(
   w: WeightMatrix,
-  t: { sym: Uint8Array; scale: Float32Array; deq: Float32Array },
+  t: TernaryCodes,
 ): PreparedWeights {
   const { rows, cols } = w;
   const chunks = Math.ceil(rows / CODED_CHUNK_ROWS);

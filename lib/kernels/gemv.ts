@@ -111,27 +111,12 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
         const sparse = p as PreparedWeights & { transposed?: Float32Array };
         if (batch > 1) sparse.transposed ??= alignedArray(Float32Array, p.cp * MAX_BATCH);
         const xt = batch > 1 ? sparse.transposed! : null;
-        if (p.layout === "columns") {
-          return lib.sb_gemv_sparse_columns(
-            p.rowOff!,
-            p.rowPlus!,
-            p.columns!,
-            p.scale!,
-            p.wsum!,
-            a.xu,
-            a.sx,
-            xt,
-            y,
-            rows,
-            cp,
-            batch,
-            threads,
-          );
-        }
-        return lib.sb_gemv_sparse(
+        // the two layouts' kernels take the same arguments but the layout's two arrays
+        const columns = p.layout === "columns";
+        return (columns ? lib.sb_gemv_sparse_columns : lib.sb_gemv_sparse)(
           p.rowOff!,
-          p.counts!,
-          p.positions!,
+          columns ? p.rowPlus! : p.counts!,
+          columns ? p.columns! : p.positions!,
           p.scale!,
           p.wsum!,
           a.xu,
