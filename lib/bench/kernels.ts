@@ -14,7 +14,13 @@
  */
 import { cpuModel } from "../results/environment.ts";
 import { seededGaussian } from "../random.ts";
-import { type KernelName, KERNELS, type PreparedWeights, prepareWeights } from "../kernels/formats.ts";
+import {
+  type KernelName,
+  KERNELS,
+  type PreparedWeights,
+  prepareWeights,
+  sparseColumnsBelow,
+} from "../kernels/formats.ts";
 import { cGemv } from "../kernels/gemv.ts";
 import { ensureNative, type NativeLib } from "../kernels/native.ts";
 import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
@@ -171,17 +177,25 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
   for (const [rows, cols] of o.shapes) {
     const w = benchWeights(rows, cols);
     // every variant's DRAM copies prepared up front, so that the rounds below can visit them in turn
-    const prepared = variantsOf(o.kernels, o.sparsities).map((v) => {
+    const prepareVariant = (v: Variant, batch: number) => {
       const kern = cGemv(v.kernel, lib);
-      const first = kern.prepare(w, v.sparsity ?? undefined);
+      const first = kern.prepare(w, v.sparsity ?? undefined, { batch });
       // copies of the prepared weights, together larger than 4× the LLC (the first copy included);
       // decoding is compute-bound (~5 ns a weight): enough copies to pass the LLC once, not four times
       const need = v.kernel === "coded_ternary" ? Math.ceil(LLC_BYTES / first.bytes) + 1 : copiesFor(first.bytes);
       const copies: PreparedWeights[] = [first];
       for (let i = 1; i < need; i++) copies.push(alignedWeights(first, true));
-      return { ...v, kern, first, copies };
-    });
+      return { ...v, kern, first, copies, batch };
+    };
+    const prepared = variantsOf(o.kernels, o.sparsities).map((v) => prepareVariant(v, o.batches[0]));
     for (const batch of o.batches) {
+      // sparse_ternary's layout depends on the tokens per call (formats.ts sparseColumnsBelow): prepared again for
+      // this batch where its threshold differs from the one the weights were prepared for
+      prepared.forEach((v, i) => {
+        if (v.kernel === "sparse_ternary" && sparseColumnsBelow(batch) !== sparseColumnsBelow(v.batch)) {
+          prepared[i] = prepareVariant(v, batch);
+        }
+      });
       const x = seededGaussian(batch * cols, 7, 1), y = new Float32Array(batch * rows);
       for (const threads of o.threads) {
         const times = prepared.map(() => [] as number[]), bws = prepared.map(() => [] as number[]);
@@ -224,7 +238,7 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
             weight_bytes: v.first.bytes,
             copies: v.copies.length,
             passes: times[i].length,
-            // sparse_ternary's layout at this sparsity (formats.ts: "columns" when very sparse), else null
+            // sparse_ternary's layout at this sparsity and batch (formats.ts: "columns" when very sparse), else null
             sparse_layout: v.first.layout ?? null,
           };
           emit(r);

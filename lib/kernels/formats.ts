@@ -7,7 +7,7 @@
  *   base3     the same ternary weights, 5 trits per byte (base3_code.ts: table-decodable, 320-column blocks)
  *   sparse    layout "blocks": per row and 128-column block, the counts of +1 and −1 weights (two bytes) and
  *             their positions within the block (a byte each: the +1s, then the −1s); layout "columns" (under
- *             SPARSE_COLUMNS_BELOW non-zeros a block on average): per row, the +1s' then the −1s' column numbers
+ *             sparseColumnsBelow(batch) non-zeros a block on average): per row, the +1s' then the −1s' column numbers
  *             (uint16) and the count of +1s
  *   coded     the same ternary codes, static order-0 range-coded (lib/coding) in
  *             independent chunks of CODED_CHUNK_ROWS rows, decoded per GEMV
@@ -84,9 +84,15 @@ function ternary(w: WeightMatrix, sparsity?: number): TernaryCodes {
   return { sym: q.symbols, scale: q.meta.scales, deq: q.dequantize() };
 }
 
-/** Options of prepareWeights: `sparseLayout` forces sparse_ternary's layout (default: by density, see sparseLayoutFor). */
+/** The most tokens one GEMV call takes (the C kernels keep R rows × B tokens of accumulators in registers). */
+export const MAX_BATCH = 16;
+
+/** Options of prepareWeights. */
 export interface PrepareOptions {
+  /** Forces sparse_ternary's layout (default: by density and `batch`, see sparseLayoutFor). */
   sparseLayout?: SparseLayout;
+  /** Tokens per GEMV the weights are prepared for (1…MAX_BATCH, default 1: decode); picks sparse_ternary's layout. */
+  batch?: number;
 }
 
 /** Prepare weights for a kernel. `sparsity` selects forced-sparsity ternary weights for the ternary kernels. */
@@ -97,6 +103,10 @@ export function prepareWeights(
   options: PrepareOptions = {},
 ): PreparedWeights {
   const { rows, cols } = w;
+  const batch = options.batch ?? 1;
+  if (!(Number.isInteger(batch) && batch >= 1 && batch <= MAX_BATCH)) {
+    throw new InputError(`prepareWeights: batch ${batch} outside 1..${MAX_BATCH}`);
+  }
   if (kernel === "fp32") {
     return { kernel, rows, cols, cp: cols, bytes: 4 * rows * cols, dequantized: w.data, f32: w.data };
   }
@@ -177,7 +187,7 @@ export function prepareWeights(
   }
   if (kernel === "coded_ternary") return codedTernary(w, t);
   const nonzeros = nonzerosOf(t.sym); // counted once, for the layout choice and the builder
-  const layout = options.sparseLayout ?? layoutForCount(nonzeros, rows, cols);
+  const layout = options.sparseLayout ?? layoutForCount(nonzeros, rows, cols, batch);
   if (layout === "columns" && cols > 65536) {
     throw new InputError(`sparse_ternary: the columns layout holds at most 65536 columns, not ${cols}`);
   }
@@ -197,20 +207,29 @@ function nonzerosOf(sym: Uint8Array): number {
   return n;
 }
 
-/** Below this many non-zeros per 128-column block on average, sparse_ternary lists column numbers: the blocks
- * layout costs ~6 cycles a block at batch 1, the columns layout ~1.4 a non-zero. Interleaved A/B (Ice Lake, 4096²,
- * one thread, batch 1): blocks faster at 96 % zeros (5.1 a block), columns at 97 % (3.8) and 2–4× at 98–99 %; at
- * 8 tokens columns were faster from 94 % on, but a layer is prepared once and decode (batch 1) decides. */
+/** Below this many non-zeros per 128-column block on average, sparse_ternary lists column numbers, at batch 1: the
+ * blocks layout costs ~6 cycles a block there, the columns layout ~1.4 a non-zero. Interleaved A/B (Ice Lake, 4096²,
+ * one thread): blocks faster at 96 % zeros (5.1 a block), columns at 97 % (3.8) and 2–4× at 98–99 %. */
 export const SPARSE_COLUMNS_BELOW = 4;
 
-/** sparse_ternary's layout by density: "columns" under SPARSE_COLUMNS_BELOW non-zeros a block (≤ 65536 columns). */
-export function sparseLayoutFor(sym: Uint8Array, rows: number, cols: number): SparseLayout {
-  return layoutForCount(nonzerosOf(sym), rows, cols);
+/** The columns layout's threshold (non-zeros a block) for `batch` tokens: SPARSE_COLUMNS_BELOW at batch 1, else 7 per
+ * four tokens. The blocks layout's per-token lookups pad tokens to fours (2 and 4 tokens cost the same, 6 the same as
+ * 8) while the columns layout pays per non-zero and token. Interleaved A/B (Ice Lake, 4096², one thread), the
+ * crossover (blocks faster above, columns below): 2 and 4 tokens between 9.0 and 7.7 a block (93–94 % zeros), 6 and 8
+ * between 17.9 and 15.4 (86–88 %), 12 between 25.6 and 17.9, 16 between 32 and 25.6 (75–80 %). */
+export function sparseColumnsBelow(batch: number): number {
+  return batch <= 1 ? SPARSE_COLUMNS_BELOW : 7 * Math.ceil(batch / 4);
 }
 
-function layoutForCount(nonzeros: number, rows: number, cols: number): SparseLayout {
+/** sparse_ternary's layout by density and tokens per GEMV: "columns" under sparseColumnsBelow(batch) non-zeros a
+ * block on average (≤ 65536 columns), else "blocks". */
+export function sparseLayoutFor(sym: Uint8Array, rows: number, cols: number, batch = 1): SparseLayout {
+  return layoutForCount(nonzerosOf(sym), rows, cols, batch);
+}
+
+function layoutForCount(nonzeros: number, rows: number, cols: number, batch: number): SparseLayout {
   const blocks = rows * Math.ceil(cols / SPARSE_BLOCK);
-  return cols <= 65536 && nonzeros < SPARSE_COLUMNS_BELOW * blocks ? "columns" : "blocks";
+  return cols <= 65536 && nonzeros < sparseColumnsBelow(batch) * blocks ? "columns" : "blocks";
 }
 
 /** Columns per block of sparse_ternary: a byte holds the position, one `vpermi2b` looks up 64 of them. */

@@ -1,7 +1,14 @@
 import { strict as assert } from "node:assert";
 import { InputError } from "../errors.ts";
 import { seededGaussian } from "../random.ts";
-import { prepareWeights, SPARSE_BLOCK, SPARSE_COLUMNS_BELOW, sparseLayoutFor } from "./formats.ts";
+import {
+  MAX_BATCH,
+  prepareWeights,
+  SPARSE_BLOCK,
+  SPARSE_COLUMNS_BELOW,
+  sparseColumnsBelow,
+  sparseLayoutFor,
+} from "./formats.ts";
 
 /** Symbols (0, 1, 2 = −1, 0, +1) with `nonzeros` non-zeros spread over rows × cols. */
 function symbols(rows: number, cols: number, nonzeros: number): Uint8Array {
@@ -17,6 +24,31 @@ Deno.test("sparseLayoutFor: columns below SPARSE_COLUMNS_BELOW non-zeros a block
   assert.equal(sparseLayoutFor(symbols(rows, cols, limit - 1), rows, cols), "columns");
   assert.equal(sparseLayoutFor(symbols(rows, cols, limit), rows, cols), "blocks");
   assert.equal(sparseLayoutFor(symbols(1, 70000, 1), 1, 70000), "blocks"); // uint16 column numbers
+});
+
+Deno.test("sparseLayoutFor: the columns threshold rises with the tokens per call, by fours", () => {
+  assert.equal(sparseColumnsBelow(1), SPARSE_COLUMNS_BELOW);
+  for (let batch = 2; batch < MAX_BATCH; batch++) {
+    assert.ok(sparseColumnsBelow(batch) > SPARSE_COLUMNS_BELOW);
+    assert.ok(sparseColumnsBelow(batch + 1) >= sparseColumnsBelow(batch), `monotone at ${batch}`);
+  }
+  assert.equal(sparseColumnsBelow(2), sparseColumnsBelow(4)); // the blocks layout pads tokens to fours
+  const rows = 8, cols = 1000, blocks = rows * Math.ceil(cols / SPARSE_BLOCK);
+  const limit8 = sparseColumnsBelow(8) * blocks, between = symbols(rows, cols, 10 * blocks);
+  assert.ok(SPARSE_COLUMNS_BELOW * blocks < 10 * blocks && 10 * blocks < limit8);
+  assert.equal(sparseLayoutFor(between, rows, cols), "blocks");
+  assert.equal(sparseLayoutFor(between, rows, cols, 8), "columns");
+  assert.equal(sparseLayoutFor(symbols(rows, cols, limit8), rows, cols, 8), "blocks");
+  assert.equal(sparseLayoutFor(symbols(rows, cols, limit8 - 1), rows, cols, 8), "columns");
+});
+
+Deno.test("prepareWeights: the layout follows options.batch; a batch outside 1..MAX_BATCH is refused", () => {
+  const rows = 16, cols = 512, w = { name: "w", rows, cols, data: seededGaussian(rows * cols, 5, 1) };
+  assert.equal(prepareWeights("sparse_ternary", w, 0.93).layout, "blocks"); // ≈ 9 non-zeros a block
+  assert.equal(prepareWeights("sparse_ternary", w, 0.93, { batch: 8 }).layout, "columns");
+  for (const batch of [0, 17, 2.5, NaN]) {
+    assert.throws(() => prepareWeights("sparse_ternary", w, 0.93, { batch }), InputError, `batch ${batch}`);
+  }
 });
 
 Deno.test("sparse_ternary columns layout: each row's +1 then −1 columns, as the dequantized weights have them", () => {

@@ -7,17 +7,24 @@
  */
 import { InputError } from "../errors.ts";
 import type { WeightMatrix } from "../quant/types.ts";
-import { type KernelName, type PreparedWeights, prepareWeights, quantizeActivations } from "./formats.ts";
+import {
+  type KernelName,
+  MAX_BATCH,
+  type PreparedWeights,
+  type PrepareOptions,
+  prepareWeights,
+  quantizeActivations,
+} from "./formats.ts";
 import type { NativeLib } from "./native.ts";
 import { alignedArray, alignedWeights } from "./aligned.ts";
 import { BASE3_PLANE_WEIGHTS } from "./base3_code.ts";
 
-export const MAX_BATCH = 16;
+export { MAX_BATCH };
 
 export interface GemvKernel {
   name: KernelName;
   backend: "c" | "ts" | "webgpu";
-  prepare(w: WeightMatrix, sparsity?: number): PreparedWeights;
+  prepare(w: WeightMatrix, sparsity?: number, options?: PrepareOptions): PreparedWeights;
   run(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number, threads?: number): void | Promise<void>;
 }
 
@@ -45,7 +52,7 @@ export function tsGemv(name: KernelName): SyncGemvKernel {
   return {
     name,
     backend: "ts",
-    prepare: (w, sparsity) => prepareWeights(name, w, sparsity),
+    prepare: (w, sparsity, options) => prepareWeights(name, w, sparsity, options),
     run(p, x, y, batch) {
       checkGemvArgs(p, x, y, batch);
       const integer = name !== "fp32";
@@ -67,7 +74,7 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
     name,
     backend: "c",
     // 64-byte-aligned arrays: a misaligned vector load straddles two cache lines (see aligned.ts)
-    prepare: (w, sparsity) => alignedWeights(prepareWeights(name, w, sparsity)),
+    prepare: (w, sparsity, options) => alignedWeights(prepareWeights(name, w, sparsity, options)),
     run(p, x, y, batch, threads = 1) {
       checkGemvArgs(p, x, y, batch);
       const rows = BigInt(p.rows);
