@@ -37,7 +37,8 @@ Flags:
   --bytes N    eval suite: first N bytes of val.txt (default all)
   --shapes L   kernels suite: e.g. 4096x4096,1024x1024 (default the three above)
   --kernels L  kernels suite: a subset, e.g. fp32,ternary2,coded_ternary (default all)
-  --batches L  kernels suite: tokens per GEMV, each 1–16 (default 1,8)
+  --batches L  kernels suite: tokens per GEMV, each 1–16 (default 1,8); sparse_ternary is
+               prepared for each batch (its layout, recorded as sparse_layout, depends on it)
   --threads L  kernels suite: thread counts (default 1 and the machine's cores)
   --sparsities L kernels suite: zero fractions sparse_ternary runs at
                (default 0.5,0.8,0.9,0.95,0.98,0.99; ternary2's time does not depend on them)
