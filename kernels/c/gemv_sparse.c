@@ -59,21 +59,35 @@ SB_VBMI_TARGET static inline __m512i sp_lookup64(__m512i acc, __m512i lo, __m512
   return _mm512_dpbusd_epi32(acc, _mm512_permutex2var_epi8(lo, positions, hi), weights);
 }
 
+/* One block's lookups into acc: the first 64 positions always (no branch on n = 0, which mispredicted often), the
+   rest (n > 64: over half the block non-zero) on a branch that is rarely taken where this layout is chosen. */
+SB_VBMI_TARGET static inline __m512i sp_block(__m512i acc, const uint8_t *x, const uint8_t *pos, int np, int n) {
+  const __m512i lo = _mm512_load_si512((const void *)x), hi = _mm512_load_si512((const void *)(x + 64));
+  acc = sp_lookup64(acc, lo, hi, _mm512_loadu_si512((const void *)pos), sp_weights64(np, n, 0));
+  if (__builtin_expect(n > 64, 0)) acc = sp_lookup64(acc, lo, hi, _mm512_loadu_si512((const void *)(pos + 64)),
+                                                     sp_weights64(np, n, 64));
+  return acc;
+}
+
 SB_VBMI_TARGET static void sp_rows_vbmi(const void *p, int64_t r0, int64_t r1) {
   const sp_ctx *c = p;
   const int64_t blocks = c->cp / SP_BLOCK;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *pos = c->positions + c->row_off[r], *cnt = c->counts + 2 * r * blocks;
-    __m512i acc = _mm512_setzero_si512();
-    for (int64_t k = 0; k < blocks; k++) {
-      const int np = cnt[2 * k], n = np + cnt[2 * k + 1];
-      const __m512i lo = _mm512_load_si512((const void *)(c->xu + k * SP_BLOCK));
-      const __m512i hi = _mm512_load_si512((const void *)(c->xu + k * SP_BLOCK + 64));
-      for (int j = 0; j == 0 || j < n; j += 64) /* j = 0 unconditionally: a branch on n = 0 mispredicted often */
-        acc = sp_lookup64(acc, lo, hi, _mm512_loadu_si512((const void *)(pos + j)), sp_weights64(np, n, j));
-      pos += n;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    int64_t k = 0;
+    for (; k + 2 <= blocks; k += 2) { /* two blocks a step, two accumulators */
+      /* the hardware prefetcher alone left this latency-bound (a slow, unaligned stream) */
+      SB_PREFETCH(pos, SB_PF_SP);
+      SB_PREFETCH(cnt + 2 * k, SB_PF_SP);
+      const int np0 = cnt[2 * k], n0 = np0 + cnt[2 * k + 1], np1 = cnt[2 * k + 2], n1 = np1 + cnt[2 * k + 3];
+      acc0 = sp_block(acc0, c->xu + k * SP_BLOCK, pos, np0, n0);
+      acc1 = sp_block(acc1, c->xu + (k + 1) * SP_BLOCK, pos + n0, np1, n1);
+      pos += n0 + n1;
     }
-    c->Y[r] = c->scale[r] * c->sx[0] * (float)(_mm512_reduce_add_epi32(acc) - 128 * c->wsum[r]);
+    if (k < blocks) acc0 = sp_block(acc0, c->xu + k * SP_BLOCK, pos, cnt[2 * k], cnt[2 * k] + cnt[2 * k + 1]);
+    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
+    c->Y[r] = c->scale[r] * c->sx[0] * (float)(sum - 128 * c->wsum[r]);
   }
 }
 
@@ -130,15 +144,10 @@ SB_VBMI_TARGET static void sp_rows_vbmi_tokens(const void *p, int64_t r0, int64_
       __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
                         _mm512_setzero_si512()};
       for (int64_t k = 0; k < blocks; k++) {
+        SB_PREFETCH(pos, SB_PF_SP);
+        SB_PREFETCH(cnt + 2 * k, SB_PF_SP);
         const int np = cnt[2 * k], n = np + cnt[2 * k + 1];
-        for (int j = 0; j == 0 || j < n; j += 64) {
-          const __m512i iv = _mm512_loadu_si512((const void *)(pos + j)), w = sp_weights64(np, n, j);
-          for (int t = 0; t < 4; t++) {
-            const uint8_t *x = xu[t] + k * SP_BLOCK;
-            acc[t] = sp_lookup64(acc[t], _mm512_load_si512((const void *)x), _mm512_load_si512((const void *)(x + 64)),
-                                 iv, w);
-          }
-        }
+        for (int t = 0; t < 4; t++) acc[t] = sp_block(acc[t], xu[t] + k * SP_BLOCK, pos, np, n);
         pos += n;
       }
       for (int t = 0; t < 4 && b0 + t < c->B; t++) {
@@ -167,6 +176,8 @@ __attribute__((target("avx512f,avx512bw"))) static int sp_columns_avx512(const s
 #define SP_WIDEN(dst, src, base) \
   _mm512_storeu_si512((void *)(dst), _mm512_add_epi16(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(src))), base))
   for (int64_t k = 0; k < blocks; k++) {
+    SB_PREFETCH(pos, SB_PF_SP);
+    SB_PREFETCH(cnt + 2 * k, SB_PF_SP);
     const int np = cnt[2 * k], nneg = cnt[2 * k + 1];
     const __m512i base = _mm512_set1_epi16((int16_t)(k * SP_BLOCK));
     SP_WIDEN(P, pos, base);
@@ -203,9 +214,15 @@ static int sp_columns_scalar(const sp_ctx *c, int64_t r, uint16_t *P, uint16_t *
     const VT *xt = (const VT *)c->Xt;                                                                    \
     VT p0 = {0}, p1 = {0}, n0 = {0}, n1 = {0};                                                           \
     int i = 0;                                                                                           \
-    for (; i + 2 <= np; i += 2) p0 += xt[P[i]], p1 += xt[P[i + 1]];                                      \
+    for (; i + 2 <= np; i += 2) {                                                                        \
+      SB_PREFETCH(P + i, SB_PF_SP);                                                                      \
+      p0 += xt[P[i]], p1 += xt[P[i + 1]];                                                                \
+    }                                                                                                    \
     if (i < np) p0 += xt[P[i]];                                                                          \
-    for (i = 0; i + 2 <= nn; i += 2) n0 += xt[N[i]], n1 += xt[N[i + 1]];                                 \
+    for (i = 0; i + 2 <= nn; i += 2) {                                                                   \
+      SB_PREFETCH(N + i, SB_PF_SP);                                                                      \
+      n0 += xt[N[i]], n1 += xt[N[i + 1]];                                                                \
+    }                                                                                                    \
     if (i < nn) n0 += xt[N[i]];                                                                          \
     const VT s = (p0 + p1) - (n0 + n1);                                                                  \
     for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * s[b];                \
@@ -270,6 +287,7 @@ static void sp_rows_columns(const void *p, int64_t r0, int64_t r1) {
     int32_t s = 0, i = 0;
     S[0] = 0;
     for (; i + 4 <= n; i += 4) {
+      SB_PREFETCH(col + i, SB_PF_SP);
       const int32_t a = xu[col[i]], b = xu[col[i + 1]], d = xu[col[i + 2]], e = xu[col[i + 3]];
       S[i + 1] = s + a, S[i + 2] = s + a + b, S[i + 3] = s + a + b + d, S[i + 4] = s += a + b + d + e;
     }
