@@ -320,6 +320,13 @@ __attribute__((target("sse4.1"))) static void sp_transpose(const uint8_t *xu, fl
     }
 }
 
+/* 2–16 tokens on the transposed activations (either layout): Xt built for 4, 8 or 16 tokens a column, then the rows. */
+static void sp_run_transposed(sp_ctx *c, int32_t threads) {
+  c->bp = c->B <= 4 ? 4 : c->B <= 8 ? 8 : 16;
+  sp_transpose(c->xu, c->Xt, c->cp, c->B, c->bp);
+  parallel_rows(sp_rows_tokens, c, c->rows, threads);
+}
+
 /* 2–16 tokens: per-token lookups when the blocks hold on average more non-zeros than this × B. Measured (4096²,
    one thread, Ice Lake): lookups faster at 6.4 a block for 2–4 tokens and 25.6 for 8–16, the transposed path at
    2.6 and 12.8. */
@@ -348,9 +355,7 @@ void sb_gemv_sparse(const int32_t *row_off, const uint8_t *counts, const uint8_t
                            : row_off[rows] > SB_SP_LOOKUP_PER_TOKEN * B * (double)rows * (double)(cp / SP_BLOCK))) {
     parallel_rows(sp_rows_vbmi_tokens, &c, rows, threads);
   } else {
-    c.bp = B <= 4 ? 4 : B <= 8 ? 8 : 16;
-    sp_transpose(xu, Xt, cp, B, c.bp);
-    parallel_rows(sp_rows_tokens, &c, rows, threads);
+    sp_run_transposed(&c, threads);
   }
 }
 
@@ -365,8 +370,6 @@ void sb_gemv_sparse_columns(const int32_t *row_off, const int32_t *plus, const u
   } else if (level() == 0 || !Xt) {
     parallel_rows(sp_rows_columns_scalar, &c, rows, threads);
   } else {
-    c.bp = B <= 4 ? 4 : B <= 8 ? 8 : 16;
-    sp_transpose(xu, Xt, cp, B, c.bp);
-    parallel_rows(sp_rows_tokens, &c, rows, threads);
+    sp_run_transposed(&c, threads);
   }
 }

@@ -6,6 +6,27 @@
  */
 import { buildKernels, libraryPath } from "./build.ts";
 
+/** Both sparse_ternary layouts' kernels: row offsets, the layout's two arrays, scale, Σw, xu, sx, Xt, Y, rows, cp,
+ * B, threads (kernels/c/gemv_sparse.c). */
+const SPARSE_GEMV = {
+  parameters: [
+    "buffer",
+    "buffer",
+    "buffer",
+    "buffer",
+    "buffer",
+    "buffer",
+    "buffer",
+    "buffer",
+    "buffer",
+    "i64",
+    "i64",
+    "i32",
+    "i32",
+  ],
+  result: "void",
+} as const;
+
 const SYMBOLS = {
   sb_rc_encode_static: { parameters: ["buffer", "i64", "buffer", "i32", "buffer", "i64"], result: "i64" },
   sb_rc_decode_static: { parameters: ["buffer", "i64", "i64", "buffer", "i32", "buffer", "buffer"], result: "i32" },
@@ -46,42 +67,8 @@ const SYMBOLS = {
     result: "void",
   },
   sb_sparse_strategy: { parameters: ["i32"], result: "i32" },
-  sb_gemv_sparse: {
-    parameters: [
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "i64",
-      "i64",
-      "i32",
-      "i32",
-    ],
-    result: "void",
-  },
-  sb_gemv_sparse_columns: {
-    parameters: [
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "i64",
-      "i64",
-      "i32",
-      "i32",
-    ],
-    result: "void",
-  },
+  sb_gemv_sparse: SPARSE_GEMV,
+  sb_gemv_sparse_columns: SPARSE_GEMV,
   sb_gemv_coded_ternary: {
     parameters: [
       "buffer",
