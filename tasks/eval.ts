@@ -1,23 +1,26 @@
 /** deno task eval — held-out bits per byte of a (quantized) GPT-NeoX model. */
+import { dirname } from "node:path";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
-import { ensureNative } from "../lib/kernels/native.ts";
-import { heldoutBpb } from "../lib/model/bpb.ts";
-import { NeoxForward, parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
-import { nativeOps, tsOps } from "../lib/model/ops.ts";
+import { evaluateBpb } from "../lib/model/bpb.ts";
+import { parseNeoxConfig, readAllWeights, type Weights } from "../lib/model/neox.ts";
 import { applyPlan, readPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
+import { loadSubbitModel } from "../lib/model/subbit_model.ts";
 import { parseConfigId } from "../lib/sweep/grid.ts";
 import { progress } from "../lib/sweep/progress.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 
-const HELP = `deno task eval [--model PATH] [--config ID | --plan plan.json] [--bytes N | --all] [--json]
+const HELP =
+  `deno task eval [--model PATH | --subbit F.subbit] [--config ID | --plan plan.json] [--bytes N | --all] [--json]
 
 Bits per byte on the model's held-out text (val.txt beside the model, or --text)
 with the reference protocol: non-overlapping windows of max_position_embeddings
 bytes, every byte after the first of a window predicted.
 
-  --model PATH    GPT-NeoX model folder (default ${DEFAULT_MODEL})
+  --model PATH    GPT-NeoX model folder, or a .subbit file (default ${DEFAULT_MODEL})
+  --subbit FILE   evaluate a .subbit container as stored (bits/param = file bytes × 8 / params);
+                  its text defaults to val.txt beside the file, else beside the model it was packed from
   --config ID     quantize every 2-D weight with this config id (e.g. ternary_absmean.g64.f16)
   --plan FILE     per-layer configs from an allocator plan (plan-<budget>.json)
   --bytes N       evaluate the first N bytes (default 65536)
@@ -32,6 +35,7 @@ async function main(): Promise<void> {
     model: { type: "string", default: DEFAULT_MODEL },
     config: { type: "string" },
     plan: { type: "string" },
+    subbit: { type: "string" },
     bytes: { type: "string", default: "65536" },
     all: { type: "boolean", default: false },
     text: { type: "string" },
@@ -47,9 +51,13 @@ async function main(): Promise<void> {
   if (!Number.isInteger(threads) || threads < 1) {
     throw new InputError(`--threads: '${f.threads}' is not a positive integer`);
   }
-  const src = await openModel(f.model!);
-  const config = parseNeoxConfig(src.config, f.model!);
-  const textPath = f.text ?? `${f.model}/val.txt`;
+  const subbit = f.subbit ?? (f.model!.endsWith(".subbit") ? f.model : undefined);
+  if (subbit && (f.config || f.plan)) {
+    throw new InputError(`${subbit} is already quantized: --config/--plan do not apply to a .subbit model`);
+  }
+  const m = subbit ? await fromSubbit(subbit) : await fromModel(f.model!, f.config, f.plan);
+  const config = parseNeoxConfig(m.rawConfig, subbit ?? f.model!);
+  const textPath = f.text ?? m.textPath;
   let text: Uint8Array;
   try {
     text = await Deno.readFile(textPath);
@@ -57,27 +65,68 @@ async function main(): Promise<void> {
     throw new InputError(`${textPath}: cannot read the held-out text (give --text)`);
   }
   if (!f.all) text = text.subarray(0, bytes);
-  const weights = await readAllWeights(src);
-  const plan = f.config
-    ? uniformPlan(src, parseConfigId(f.config))
-    : f.plan
-    ? resolvePlan((await readPlan(f.plan)).layers, src)
-    : new Map();
-  const applied = applyPlan(src, weights, plan);
-  const lib = await ensureNative();
-  if (!lib) console.error("eval: C kernels unavailable (no gcc?): using the TypeScript reference ops, which is slow");
-  const model = new NeoxForward(config, applied.weights, lib ? nativeOps(lib, threads) : tsOps);
   const bar = progress(Math.ceil(text.length / config.max_position_embeddings), "eval");
-  const t0 = performance.now();
-  const r = heldoutBpb(model, text, bar);
+  const r = await evaluateBpb(config, m.weights, text, threads, bar);
   bar.finish();
-  const secs = (performance.now() - t0) / 1000;
+  const secs = r.seconds;
   console.error(
     `bpb ${r.bpb.toFixed(5)} over ${r.predicted} predicted bytes of ${r.bytes}; ${
-      applied.bitsPerParam.toFixed(4)
-    } bits/param (${plan.size} of ${src.tensors.length} tensors quantized); ${secs.toFixed(1)} s`,
+      m.bitsPerParam.toFixed(4)
+    } bits/param (${m.quantized} of ${m.tensors} tensors quantized); ${secs.toFixed(1)} s`,
   );
-  if (f.json) console.log(JSON.stringify({ bpb: r.bpb, bits_per_param: applied.bitsPerParam, bytes: r.bytes }));
+  if (f.json) console.log(JSON.stringify({ bpb: r.bpb, bits_per_param: m.bitsPerParam, bytes: r.bytes }));
+}
+
+interface EvalModel {
+  rawConfig: Record<string, unknown>;
+  weights: Weights;
+  bitsPerParam: number;
+  quantized: number;
+  tensors: number;
+  textPath: string;
+}
+
+/** A model folder/file, quantized in memory by --config or --plan. */
+async function fromModel(path: string, config?: string, planFile?: string): Promise<EvalModel> {
+  const src = await openModel(path);
+  const weights = await readAllWeights(src);
+  const plan = config
+    ? uniformPlan(src, parseConfigId(config))
+    : planFile
+    ? resolvePlan((await readPlan(planFile)).layers, src)
+    : new Map();
+  const a = applyPlan(src, weights, plan);
+  return {
+    rawConfig: src.config,
+    weights: a.weights,
+    bitsPerParam: a.bitsPerParam,
+    quantized: plan.size,
+    tensors: src.tensors.length,
+    textPath: `${path}/val.txt`,
+  };
+}
+
+/** A .subbit container, decoded as stored. */
+async function fromSubbit(path: string): Promise<EvalModel> {
+  const m = await loadSubbitModel(path);
+  const beside = `${dirname(path)}/val.txt`;
+  const source = `${m.header.source?.path}/val.txt`;
+  return {
+    rawConfig: m.header.model_config,
+    weights: m.weights,
+    bitsPerParam: m.bitsPerParam,
+    quantized: m.quantized,
+    tensors: m.weights.size,
+    textPath: (await exists(beside)) || !(await exists(source)) ? beside : source,
+  };
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(p)).isFile;
+  } catch {
+    return false;
+  }
 }
 
 if (import.meta.main) await runMain("eval", main);

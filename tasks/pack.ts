@@ -2,19 +2,24 @@
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { packModel } from "../lib/coding/pack.ts";
 import { InputError } from "../lib/errors.ts";
+import { readPlan, resolvePlan } from "../lib/model/plan.ts";
 import { parseConfigId } from "../lib/sweep/grid.ts";
+import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 
-const HELP = `deno task pack --config CONFIG_ID --out FILE.subbit [--model PATH] [--layers GLOBS]
+const HELP = `deno task pack (--config CONFIG_ID | --plan PLAN.json) --out FILE.subbit [--model PATH] [--layers GLOBS]
 
 Quantize every selected 2-D weight with one config (a config_id as the sweep
-writes it, e.g. ternary_absmean.g64.f16 or sparse_klevel.l3.s0.9.g64.f16),
-entropy-code symbols and metadata, and write a .subbit container. Other
-tensors (norms, biases, unselected layers) are stored as f32.
+writes it, e.g. ternary_absmean.g64.f16 or sparse_klevel.l3.s0.9.g64.f16), or
+each tensor with its own config from a plan ({"layers": {tensor: config_id}},
+the allocator's plan-*.json and qat's plan.json), entropy-code symbols and
+metadata, and write a .subbit container. Other tensors (norms, biases,
+unselected or unplanned layers) are stored as f32.
 
   --model PATH    model folder or file (default ${DEFAULT_MODEL})
-  --config ID     quantization config id (required)
-  --layers GLOBS  comma list of globs (default: every 2-D weight)
+  --config ID     one quantization config id for every selected layer
+  --plan FILE     per-tensor config ids (instead of --config)
+  --layers GLOBS  with --config: comma list of globs (default: every 2-D weight)
   --out FILE      output .subbit file (required)
   --quiet         no progress
   -h, --help`;
@@ -23,25 +28,29 @@ async function main(): Promise<void> {
   const { values: f } = parseFlags(Deno.args, {
     model: { type: "string", default: DEFAULT_MODEL },
     config: { type: "string" },
+    plan: { type: "string" },
     layers: { type: "string" },
     out: { type: "string" },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
   if (f.help) return console.log(HELP);
-  if (!f.config) throw new InputError("--config is required (e.g. --config ternary_absmean.g64.f16)");
+  if (f.config && f.plan) throw new InputError("give --config or --plan, not both");
+  if (!f.config && !f.plan) {
+    throw new InputError("--config or --plan is required (e.g. --config ternary_absmean.g64.f16)");
+  }
+  if (f.plan && f.layers) throw new InputError("--layers goes with --config (a plan names its tensors)");
   if (!f.out) throw new InputError("--out is required (e.g. --out model.subbit)");
-  const s = await packModel({
-    model: f.model!,
-    config: parseConfigId(f.config),
-    layers: f.layers,
-    out: f.out,
-    quiet: f.quiet,
-  });
+  const config = f.plan
+    ? resolvePlan((await readPlan(f.plan)).layers, await openModel(f.model!))
+    : parseConfigId(f.config!);
+  const s = await packModel({ model: f.model!, config, layers: f.layers, out: f.out, quiet: f.quiet });
   console.error(
     `${f.out}: ${s.tensors} tensors (${s.quantized} quantized, ${s.quantizedParams} params at ${
       s.quantizedBitsPerParam.toFixed(4)
-    } bits/param incl. metadata and headers), ${s.bytes} bytes`,
+    } bits/param incl. metadata and headers); whole file ${s.bytes} bytes = ${
+      s.bitsPerParam.toFixed(4)
+    } bits/param over all ${s.params} params`,
   );
 }
 

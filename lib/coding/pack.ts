@@ -11,12 +11,16 @@ import { hashModelFiles, openModel } from "../tensor/model.ts";
 import { selectLayers } from "../tensor/select.ts";
 import type { Tensor } from "../tensor/types.ts";
 import { ContainerReader, ContainerWriter } from "./container.ts";
-import { decodeStreams, encodeF32, encodeQuantized, type TensorRecord } from "./record.ts";
+import { decodeStreams, encodeF32, encodeQuantized, serializeRecord, type TensorRecord } from "./record.ts";
 
 export interface PackOptions {
   model: string;
-  config: QuantConfig;
-  /** Layer globs; default every 2-D weight. Other tensors are stored as f32. */
+  /**
+   * One config for every selected layer, or a config per tensor (a plan,
+   * resolved by the caller); tensors without a config are stored as f32.
+   */
+  config: QuantConfig | Map<string, QuantConfig>;
+  /** Layer globs for a single config; default every 2-D weight. */
   layers?: string;
   out: string;
   quiet?: boolean;
@@ -27,24 +31,29 @@ export interface PackSummary {
   quantized: number;
   params: number;
   quantizedParams: number;
-  bytes: number;
   /** File size in bytes. */
+  bytes: number;
   /** Bits per parameter over the quantized tensors only (their records). */
   quantizedBitsPerParam: number;
+  /** The whole file's bits per parameter: bytes × 8 / params (headers, f32 tensors and all). */
+  bitsPerParam: number;
 }
 
 export async function packModel(o: PackOptions): Promise<PackSummary> {
   const src = await openModel(o.model);
-  const chosen = new Set(selectLayers(src.tensors, o.layers).map((t) => t.name));
-  const q = getQuantizer(o.config.method);
-  q.validate(o.config);
-  const cid = configId(o.config);
+  const configs = o.config instanceof Map
+    ? o.config
+    : new Map(selectLayers(src.tensors, o.layers).map((t) => [t.name, o.config as QuantConfig]));
+  for (const c of new Set(configs.values())) getQuantizer(c.method).validate(c);
   const writer = await ContainerWriter.create(o.out, {
     format: "subbit",
     version: 1,
     model_config: src.config,
     source: { path: o.model, sha256: await hashModelFiles(src.files) },
-    tensors: src.tensors.map((t) => ({ name: t.name, config_id: chosen.has(t.name) ? cid : "f32" })),
+    tensors: src.tensors.map((t) => {
+      const c = configs.get(t.name);
+      return { name: t.name, config_id: c ? configId(c) : "f32" };
+    }),
     created_by: "subbit deno task pack",
   });
   const s: PackSummary = {
@@ -54,6 +63,7 @@ export async function packModel(o: PackOptions): Promise<PackSummary> {
     quantizedParams: 0,
     bytes: 0,
     quantizedBitsPerParam: 0,
+    bitsPerParam: 0,
   };
   let quantizedBytes = 0;
   const bar = progress(src.tensors.length, "pack", { quiet: o.quiet });
@@ -61,13 +71,14 @@ export async function packModel(o: PackOptions): Promise<PackSummary> {
     for (const info of src.tensors) {
       const t = await src.read(info.name);
       let rec: TensorRecord;
-      if (chosen.has(info.name)) {
+      const c = configs.get(info.name);
+      if (c) {
         const [rows, cols] = info.shape;
-        const quant = q.quantize({ name: info.name, rows, cols, data: t.data }, o.config);
+        const quant = getQuantizer(c.method).quantize({ name: info.name, rows, cols, data: t.data }, c);
         rec = encodeQuantized(info.name, rows, cols, quant, {
-          configId: cid,
-          groupSize: o.config.groupSize,
-          scaleDtype: o.config.scaleDtype,
+          configId: configId(c),
+          groupSize: c.groupSize,
+          scaleDtype: c.scaleDtype,
         }).record;
       } else {
         rec = encodeF32(info.name, info.shape, t.data);
@@ -76,7 +87,7 @@ export async function packModel(o: PackOptions): Promise<PackSummary> {
       s.tensors++;
       s.params += t.data.length;
       s.bytes += n;
-      if (chosen.has(info.name)) {
+      if (c) {
         s.quantized++;
         s.quantizedParams += t.data.length;
         quantizedBytes += n;
@@ -92,6 +103,7 @@ export async function packModel(o: PackOptions): Promise<PackSummary> {
     bar.finish();
   }
   s.quantizedBitsPerParam = s.quantizedParams ? (8 * quantizedBytes) / s.quantizedParams : 0;
+  s.bitsPerParam = s.params ? (8 * s.bytes) / s.params : 0;
   return s;
 }
 
@@ -130,4 +142,51 @@ export async function* unpackModel(path: string): AsyncGenerator<Tensor> {
   } finally {
     reader.close();
   }
+}
+
+/** One tensor of a container as stored: what a model card reports per tensor. */
+export interface StoredTensorStats {
+  name: string;
+  config_id: string;
+  shape: number[];
+  params: number;
+  /** The record's bytes in the file (header, coded payload, metadata, CRC). */
+  record_bytes: number;
+  bits_per_param: number;
+  /** Fraction of Ŵ that is exactly 0. */
+  zero_fraction: number;
+  /** Quantized tensors: how many weights hold each level's symbol (index = symbol); null for f32. */
+  level_counts: number[] | null;
+}
+
+/** Per-tensor sizes, zero fractions and level counts of a .subbit file (CRC-checked like unpack). */
+export async function describeContainer(path: string): Promise<StoredTensorStats[]> {
+  const reader = await ContainerReader.open(path);
+  const out: StoredTensorStats[] = [];
+  try {
+    for await (const r of reader.records()) {
+      const t = restoreTensor(r, path);
+      let zeros = 0;
+      for (let i = 0; i < t.data.length; i++) if (t.data[i] === 0) zeros++;
+      let counts: number[] | null = null;
+      if (r.descriptor.kind === "quantized") {
+        counts = new Array(r.descriptor.levels).fill(0);
+        for (const s of decodeStreams(r, `${path}: tensor ${t.name}`).symbols) counts[s]++;
+      }
+      const bytes = serializeRecord(r).sizes.total;
+      out.push({
+        name: t.name,
+        config_id: r.descriptor.kind === "quantized" ? r.descriptor.config_id : "f32",
+        shape: t.shape,
+        params: t.data.length,
+        record_bytes: bytes,
+        bits_per_param: (8 * bytes) / t.data.length,
+        zero_fraction: zeros / t.data.length,
+        level_counts: counts,
+      });
+    }
+  } finally {
+    reader.close();
+  }
+  return out;
 }

@@ -5,8 +5,10 @@
  * predicted from the bytes before it in that window; bpb = Σ cross-entropy
  * in bits / number of predicted bytes.
  */
+import { ensureNative } from "../kernels/native.ts";
 import type { Progress } from "../sweep/progress.ts";
-import type { NeoxForward } from "./neox.ts";
+import { type NeoxConfig, NeoxForward, type Weights } from "./neox.ts";
+import { nativeOps, tsOps } from "./ops.ts";
 
 export interface BpbResult {
   bpb: number;
@@ -39,4 +41,20 @@ export function heldoutBpb(model: NeoxForward, text: Uint8Array, bar?: Progress)
   }
   if (done < windows) bar?.tick(windows, "");
   return { bpb: bits / predicted, bits, predicted, bytes: text.length };
+}
+
+/** Held-out bpb of a model given by its weights, on the C kernels when they build (else the TS reference ops). */
+export async function evaluateBpb(
+  config: NeoxConfig,
+  weights: Weights,
+  text: Uint8Array,
+  threads: number,
+  bar?: Progress,
+): Promise<BpbResult & { seconds: number; ops: "c" | "ts" }> {
+  const lib = await ensureNative();
+  if (!lib) console.error("eval: C kernels unavailable (no gcc?): using the TypeScript reference ops, which is slow");
+  const model = new NeoxForward(config, weights, lib ? nativeOps(lib, threads) : tsOps);
+  const t0 = performance.now();
+  const r = heldoutBpb(model, text, bar);
+  return { ...r, seconds: (performance.now() - t0) / 1000, ops: lib ? "c" : "ts" };
 }
