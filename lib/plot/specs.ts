@@ -238,3 +238,41 @@ export function kernelLatencyChart(results: Rec[]): Chart {
     } as TopLevelSpec,
   };
 }
+
+/** QAT vs post-training frontier (frontier.jsonl of `deno task qat:frontier`): bpb against whole-model bits/param. */
+export function frontierChart(points: Rec[]): Chart | null {
+  const curves = points.filter((p) => p.series !== "fp32");
+  if (!curves.length) return null;
+  const fp32 = points.find((p) => p.series === "fp32");
+  const layers: Rec[] = [{
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "bits_per_param", type: "quantitative", title: "bits / param (whole .subbit file)" },
+      y: { field: "bpb", type: "quantitative", scale: { zero: false }, title: "held-out bits / byte (first 64 KB)" },
+      color: { field: "series", type: "nominal" },
+      tooltip: [{ field: "series" }, { field: "budget" }, { field: "bits_per_param", format: ".4f" }, {
+        field: "bpb",
+        format: ".4f",
+      }],
+    },
+  }];
+  if (fp32) {
+    layers.push({
+      data: { values: [{ bpb: fp32.bpb, label: `fp32 ${(fp32.bpb as number).toFixed(4)}` }] },
+      mark: { type: "rule", strokeDash: [4, 4], color: "gray" },
+      encoding: { y: { field: "bpb", type: "quantitative" } },
+    });
+  }
+  return {
+    name: "qat_frontier",
+    title: "QAT vs post-training quantization",
+    spec: {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: "Held-out bits/byte vs bits/param: QAT vs PTQ",
+      data: { values: curves },
+      width: 420,
+      height: 260,
+      layer: layers,
+    } as unknown as TopLevelSpec,
+  };
+}
