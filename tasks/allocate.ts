@@ -32,8 +32,8 @@ const HELP = `deno task allocate [--model PATH] [--budgets 1,1.5,2,3] [--out DIR
    record, f32 for norms and biases), the Lagrangian plan minimising Σ Δbpb.
 3. Verification on the FIRST --eval-bytes: the plan's measured bpb, fp32, and the
    menu's uniform configs.
-Writes DIR/plan-<budget>.json (usable by eval --plan and pack), DIR/sensitivity.parquet,
-DIR/uniform.json; prints one JSON object per budget.
+Writes DIR/plan-<budget>.json (usable by eval --plan, pack --plan and qat), DIR/sensitivity.parquet,
+DIR/uniform.json and DIR/allocate.jsonl (one JSON object per budget, also printed).
 
   --model PATH       GPT-NeoX model folder (default ${DEFAULT_MODEL})
   --budgets LIST     bits per parameter (default 1,1.5,2,3)
@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     JSON.stringify({ fp32_bpb: fp32.bpb, fp32_bits_per_param: fp32.bitsPerParam, uniform }, null, 2),
   );
 
+  const lines: string[] = [];
   for (const budget of budgets) {
     const a = allocate(sens, budget);
     const plan = { model: f.model, budget, layers: a.layers };
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
     const affordable = uniform.filter((u) =>
       u.bits_per_param <= budget
     ).sort((x, y) => x.bpb - y.bpb)[0];
-    console.log(JSON.stringify({
+    const line = JSON.stringify({
       budget,
       bits_per_param: measured.bitsPerParam,
       bpb_predicted: fp32.bpb + a.predictedDeltaBpb,
@@ -127,7 +128,10 @@ async function main(): Promise<void> {
       best_affordable_uniform_bpb: affordable?.bpb ?? null,
       fp32_bpb: fp32.bpb,
       plan: `${out}/plan-${budget}.json`,
-    }));
+    });
+    console.log(line);
+    lines.push(line);
+    await Deno.writeTextFile(`${out}/allocate.jsonl`, lines.join("\n") + "\n");
   }
 }
 
