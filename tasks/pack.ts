@@ -2,6 +2,7 @@
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { packModel } from "../lib/coding/pack.ts";
 import { InputError } from "../lib/errors.ts";
+import { checkOutFile } from "../lib/out_path.ts";
 import { readPlan, resolvePlan } from "../lib/model/plan.ts";
 import { parseConfigId } from "../lib/sweep/grid.ts";
 import { openModel } from "../lib/tensor/model.ts";
@@ -20,7 +21,8 @@ unselected or unplanned layers) are stored as f32.
   --config ID     one quantization config id for every selected layer
   --plan FILE     per-tensor config ids (instead of --config)
   --layers GLOBS  with --config: comma list of globs (default: every 2-D weight)
-  --out FILE      output .subbit file (required)
+  --out FILE      output .subbit file (required; an existing file only with --overwrite)
+  --overwrite     replace an existing --out file
   --quiet         no progress
   -h, --help`;
 
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
     layers: { type: "string" },
     out: { type: "string" },
     quiet: { type: "boolean", default: false },
+    overwrite: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
   if (f.help) return console.log(HELP);
@@ -40,7 +43,8 @@ async function main(): Promise<void> {
     throw new InputError("--config or --plan is required (e.g. --config ternary_absmean.g64.f16)");
   }
   if (f.plan && f.layers) throw new InputError("--layers goes with --config (a plan names its tensors)");
-  if (!f.out) throw new InputError("--out is required (e.g. --out model.subbit)");
+  if (f.out === undefined) throw new InputError("--out is required (e.g. --out model.subbit)");
+  await checkOutFile("out", f.out, f.overwrite!);
   const config = f.plan
     ? resolvePlan((await readPlan(f.plan)).layers, await openModel(f.model!))
     : parseConfigId(f.config!);

@@ -132,6 +132,9 @@ export class ContainerReader {
         if (n !== count) {
           throw new InputError(`${this.path}: end marker at byte ${p} says ${n} tensors, found ${count}`);
         }
+        if (p + 8 !== this.size) {
+          throw new InputError(`${this.path}: ${this.size - p - 8} bytes after the end marker at byte ${p}`);
+        }
         return;
       }
       if (magic !== RECORD_MAGIC) throw new InputError(`${this.path}: corrupt record marker at byte ${p}`);

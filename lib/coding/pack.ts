@@ -41,9 +41,11 @@ export interface PackSummary {
 
 export async function packModel(o: PackOptions): Promise<PackSummary> {
   const src = await openModel(o.model);
-  const configs = o.config instanceof Map
-    ? o.config
-    : new Map(selectLayers(src.tensors, o.layers).map((t) => [t.name, o.config as QuantConfig]));
+  const configs = o.config instanceof Map ? o.config : new Map(
+    selectLayers(src.tensors, o.layers).filter((t) => t.shape[0] * t.shape[1] > 0).map((
+      t,
+    ) => [t.name, o.config as QuantConfig]),
+  );
   for (const c of new Set(configs.values())) getQuantizer(c.method).validate(c);
   const writer = await ContainerWriter.create(o.out, {
     format: "subbit",

@@ -2,6 +2,7 @@
 import { DEFAULT_CODERS, getCoder } from "../coding/mod.ts";
 import { InputError } from "../errors.ts";
 import { ensureNative } from "../kernels/native.ts";
+import { prepareOutFolder } from "../out_path.ts";
 import { LatencyTable } from "./latency.ts";
 import { ModelEffects } from "./model_effects.ts";
 import { rowsToFrame, writeParquetAtomic } from "../results/frame.ts";
@@ -9,6 +10,7 @@ import { type RunEnvironment, runEnvironment } from "../results/environment.ts";
 import type { Row } from "../results/schema.ts";
 import { hashModelFiles, openModel } from "../tensor/model.ts";
 import { selectLayers } from "../tensor/select.ts";
+import { numel } from "../tensor/types.ts";
 import { configId, expandGrid, type GridSpec } from "./grid.ts";
 import { measureLayer } from "./measure.ts";
 import { progress } from "./progress.ts";
@@ -48,6 +50,8 @@ export interface Manifest {
   coders: string[] | null;
   model: { path: string; format: string; files: string[]; sha256: string; config: Record<string, unknown> };
   layers: string[];
+  /** Selected 2-D tensors with no elements (N×0, 0×N): nothing to quantize, so no rows; stored as f32 by pack. */
+  skipped_layers: { name: string; shape: number[]; reason: string }[];
   rows: number;
   environment: RunEnvironment;
   started_at: string;
@@ -62,6 +66,7 @@ export interface SweepResult {
 }
 
 async function prepareOutDir(dir: string, overwrite: boolean): Promise<void> {
+  await prepareOutFolder("out", dir);
   for (const f of ["rows.parquet", "manifest.json"]) {
     try {
       await Deno.stat(`${dir}/${f}`);
@@ -72,7 +77,6 @@ async function prepareOutDir(dir: string, overwrite: boolean): Promise<void> {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
   }
-  await Deno.mkdir(dir, { recursive: true });
 }
 
 async function writeManifest(dir: string, m: Manifest): Promise<void> {
@@ -86,7 +90,19 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const configs = expandGrid(o.grid);
   for (const id of o.coders ?? []) getCoder(id);
   const src = await openModel(o.model);
-  const layers = selectLayers(src.tensors, o.layers ?? o.grid.layers);
+  const selected = selectLayers(src.tensors, o.layers ?? o.grid.layers);
+  const layers = selected.filter((t) => numel(t.shape) > 0);
+  const skipped = selected.filter((t) => numel(t.shape) === 0).map((t) => ({
+    name: t.name,
+    shape: t.shape,
+    reason: "empty tensor: nothing to quantize",
+  }));
+  if (!layers.length) {
+    throw new InputError(`${o.model}: every selected 2-D weight is empty (${skipped.map((t) => t.name).join(", ")})`);
+  }
+  for (const t of skipped) {
+    if (!o.quiet) console.error(`sweep: skipping ${t.name} [${t.shape.join(", ")}]: ${t.reason}`);
+  }
   await prepareOutDir(o.outDir, o.overwrite ?? false);
   const manifest: Manifest = {
     run_id: o.runId,
@@ -105,6 +121,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       config: src.config,
     },
     layers: layers.map((l) => l.name),
+    skipped_layers: skipped,
     rows: 0,
     environment: await runEnvironment(),
     started_at: new Date().toISOString(),

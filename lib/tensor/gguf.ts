@@ -43,7 +43,7 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
   } catch (e) {
     throw new InputError(`${path}: corrupt or truncated GGUF header: ${(e as Error).message}`);
   }
-  const metadata = parsed.metadata as unknown as Record<string, unknown>;
+  const metadata = jsonSafe(parsed.metadata) as Record<string, unknown>;
   const alignment = Number(metadata["general.alignment"] ?? 32);
   const dataStart = Number(parsed.tensorDataOffset);
   if (dataStart > size || parsed.tensorInfos.some((t) => !t.name)) {
@@ -79,4 +79,17 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
     tensors.push({ name: t.name, dtype, shape, offset, byteLength, file: path });
   }
   return { version: Number(metadata.version), metadata, tensors, alignment };
+}
+
+/**
+ * GGUF's 64-bit counts arrive as BigInt, which JSON (manifests, container
+ * headers) cannot hold: a safe integer becomes a number, a larger one a decimal string.
+ */
+export function jsonSafe(v: unknown): unknown {
+  if (typeof v === "bigint") {
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  }
+  if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x)]));
+  return v;
 }

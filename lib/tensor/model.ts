@@ -54,11 +54,18 @@ async function openFolder(dir: string): Promise<ModelSource> {
     }
   }
   let files: string[];
+  let weightMap: Record<string, string> | null = null;
   const index = `${dir}/model.safetensors.index.json`;
   try {
     const idx = JSON.parse(await Deno.readTextFile(index)) as { weight_map?: Record<string, string> };
-    if (!idx.weight_map) throw new InputError(`${index}: no weight_map`);
-    files = [...new Set(Object.values(idx.weight_map))].sort().map((f) => `${dir}/${f}`);
+    if (!idx.weight_map || typeof idx.weight_map !== "object") throw new InputError(`${index}: no weight_map`);
+    weightMap = idx.weight_map;
+    for (const [name, f] of Object.entries(weightMap)) {
+      if (typeof f !== "string" || f === "" || f.startsWith("/") || f.split(/[\\/]/).includes("..")) {
+        throw new InputError(`${index}: tensor ${name} maps to ${JSON.stringify(f)}, not a file inside ${dir}`);
+      }
+    }
+    files = [...new Set(Object.values(weightMap))].sort().map((f) => `${dir}/${f}`);
   } catch (e) {
     if (e instanceof InputError) throw e;
     if (!(e instanceof Deno.errors.NotFound)) throw new InputError(`${index}: not valid JSON: ${(e as Error).message}`);
@@ -76,6 +83,14 @@ async function openFolder(dir: string): Promise<ModelSource> {
   }
   const tensors: TensorInfo[] = [];
   for (const f of files) tensors.push(...(await readSafetensorsHeader(f)).tensors);
+  if (weightMap) {
+    const stored = new Set(tensors.map((t) => `${t.file}\0${t.name}`));
+    for (const [name, f] of Object.entries(weightMap)) {
+      if (!stored.has(`${dir}/${f}\0${name}`)) {
+        throw new InputError(`${index}: tensor ${name} is not in its shard ${f}`);
+      }
+    }
+  }
   return makeSource(dir, "safetensors", files, config, tensors);
 }
 

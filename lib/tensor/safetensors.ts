@@ -37,16 +37,47 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
       throw new InputError(`${path}: file truncated: header says ${hlen} bytes, file has ${size - 8} after the length`);
     }
     const raw = await readExactly(file, 8, hlen, path);
-    let json: unknown;
+    let json: unknown, text: string;
     try {
-      json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+      text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+      json = JSON.parse(text);
     } catch (e) {
       throw new InputError(`${path}: header is not valid UTF-8 JSON: ${(e as Error).message}`);
     }
+    const dup = firstDuplicateKey(text);
+    if (dup !== null) throw new InputError(`${path}: header names ${JSON.stringify(dup)} twice`);
     return validateHeader(path, json, 8 + hlen, size);
   } finally {
     file.close();
   }
+}
+
+/**
+ * The first key that appears twice in the top-level object of valid JSON text
+ * (JSON.parse keeps the last silently), or null.
+ */
+export function firstDuplicateKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0, expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      if (depth === 1) expectKey = c === "{";
+    } else if (c === "}" || c === "]") depth--;
+    else if (c === "," && depth === 1) expectKey = true;
+  }
+  return null;
 }
 
 function validateHeader(path: string, json: unknown, dataStart: number, size: number): SafetensorsHeader {

@@ -16,6 +16,12 @@ export function globToRegExp(glob: string): RegExp {
  */
 export function selectLayers(tensors: TensorInfo[], globs?: string): TensorInfo[] {
   const twoD = tensors.filter((t) => t.shape.length === 2);
+  if (!twoD.length) {
+    const sample = tensors.slice(0, 3).map((t) => `${t.name} [${t.shape.join(", ")}]`).join(", ");
+    throw new InputError(
+      `the model has no 2-D weight to quantize (${tensors.length} tensors${sample ? `: ${sample}` : ""})`,
+    );
+  }
   if (!globs) return twoD;
   const res = globs.split(",").map((g) => g.trim()).filter(Boolean).map(globToRegExp);
   const out = twoD.filter((t) => res.some((r) => r.test(t.name)));
