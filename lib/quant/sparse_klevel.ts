@@ -66,7 +66,7 @@ export function smallestMagnitudeMask(d: Float32Array, zeros: number): Uint8Arra
  * Lloyd fit of one group's scale over its non-zero magnitudes absNz[0..n),
  * levels 1..m; q is scratch of the same length.
  */
-function fitScale(absNz: Float64Array, n: number, m: number, q: Int32Array): number {
+export function fitScale(absNz: Float64Array, n: number, m: number, q: Int32Array): number {
   if (n === 0) return 0;
   let mean = 0;
   for (let j = 0; j < n; j++) mean += absNz[j];
