@@ -18,7 +18,8 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --model PATH         model folder (config.json + *.safetensors) or .safetensors/.gguf file
                        (default ${DEFAULT_MODEL}, the embedded reference model)
   --grid NAME|FILE     named grid (${Object.keys(GRIDS).join(", ")}) or a JSON file with the keys
-                       methods, bits, levels, sparsity, group_sizes, scale_dtypes, layers (default: default)
+                       methods, bits, levels, sparsity, group_sizes, scale_dtypes, transforms, layers
+                       (default: default)
   --layers GLOBS       comma list of globs over tensor names, e.g. 'gpt_neox.layers.*.mlp.*'
   --methods IDS        comma list of method ids (${[...QUANTIZERS.keys()].join(", ")}); overrides the grid
   --bits LIST          e.g. 2,3,4                       (overrides the grid)
@@ -26,12 +27,14 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --sparsity LIST      e.g. 0.8,0.9                     (overrides the grid)
   --group-sizes LIST   numbers, 'row' or 'tensor'       (overrides the grid)
   --scale-dtypes LIST  f16, bf16, fp8_e4m3, q8g128      (overrides the grid)
+  --transforms LIST    calibrated transform chains per config: none, gptq (e.g. none,gptq);
+                       +gptq uses the calibration inputs' Hessian (f16/bf16 scales)
   --coders LIST        symbol models to try per layer, the smallest wins
                        (default: ${DEFAULT_CODERS.join(", ")};
                        also: ${[...CODERS.keys()].filter((c) => !DEFAULT_CODERS.includes(c)).join(", ")})
   --no-coding          skip entropy coding: bits_per_param from packed bits + metadata
   --no-kernels         skip the per-layer kernel latency columns (kernel, gemv_us)
-  --calib FILE         calibration text for out_rel_error (default <model>/calib.txt when present)
+  --calib FILE         calibration text for out_rel_error and +gptq (default <model>/calib.txt when present)
   --calib-bytes N      use its first N bytes (default 4096: 16 windows of the reference model)
   --no-calib           skip out_rel_error
   --eval               add delta_bpb: held-out bpb with only that layer quantized (one eval per row)
@@ -71,6 +74,7 @@ async function main(): Promise<void> {
     sparsity: { type: "string" },
     "group-sizes": { type: "string" },
     "scale-dtypes": { type: "string" },
+    transforms: { type: "string" },
     coders: { type: "string" },
     "no-coding": { type: "boolean", default: false },
     "no-kernels": { type: "boolean", default: false },
@@ -97,6 +101,7 @@ async function main(): Promise<void> {
   if (f.sparsity) grid.sparsity = parseNumberList("sparsity", f.sparsity);
   if (f["group-sizes"]) grid.group_sizes = f["group-sizes"].split(",").map(parseGroupSize);
   if (f["scale-dtypes"]) grid.scale_dtypes = f["scale-dtypes"].split(",").map((s) => s.trim()) as ScaleDtype[];
+  if (f.transforms) grid.transforms = f.transforms.split(",").map((s) => s.trim());
   const seed = Number(f.seed);
   if (!Number.isSafeInteger(seed)) throw new InputError(`--seed: '${f.seed}' is not an integer`);
   const threshold = Number(f.threshold);

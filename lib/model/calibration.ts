@@ -3,11 +3,27 @@
  * training text, and the output error a quantized weight causes on them,
  *   out_rel_error = ‖X·Wᵀ − X·Ŵᵀ‖F / ‖X·Wᵀ‖F.
  */
+import { hessianFromInputs } from "../quant/hessian.ts";
+import type { HessianSource } from "../quant/transforms.ts";
 import { type DenseOps, transpose } from "./ops.ts";
 import type { NeoxForward } from "./neox.ts";
 
-export class Calibration {
+export class Calibration implements HessianSource {
+  private readonly hessians = new Map<string, Float64Array>();
   private constructor(private readonly inputs: Map<string, Float32Array>, private readonly ops: DenseOps) {}
+
+  /**
+   * H = XᵀX of a weight's captured inputs (f64, cached), for GPTQ: the
+   * inputs of the fp32 model, every layer's from the same pass (not
+   * re-captured after quantizing the layers before it).
+   */
+  hessian(weight: string, cols: number): Float64Array | null {
+    const x = this.inputs.get(weight);
+    if (!x) return null;
+    let h = this.hessians.get(weight);
+    if (!h) this.hessians.set(weight, h = hessianFromInputs(x, cols));
+    return h;
+  }
 
   /** Run the model over `text` in context-sized windows and keep every linear layer's inputs. */
   static capture(model: NeoxForward, text: Uint8Array, ops: DenseOps): Calibration {

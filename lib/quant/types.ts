@@ -8,6 +8,9 @@ export type GroupSize = number | "row" | "tensor";
 /** The grid axes a method may take besides group size and scale dtype. */
 export type Axis = "bits" | "levels" | "sparsity";
 
+/** A calibrated transform over a base method, written after its config id with "+" (lib/quant/transforms.ts). */
+export type Transform = "gptq";
+
 /** One point of the grid. */
 export interface QuantConfig {
   method: MethodId;
@@ -16,6 +19,8 @@ export interface QuantConfig {
   sparsity?: number;
   groupSize: GroupSize;
   scaleDtype: ScaleDtype;
+  /** Calibrated transforms, in their documented order; absent = plain rounding. */
+  transforms?: Transform[];
 }
 
 export interface QuantMeta {

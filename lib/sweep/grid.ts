@@ -5,6 +5,7 @@
  */
 import { InputError } from "../errors.ts";
 import { getQuantizer } from "../quant/mod.ts";
+import { parseTransforms } from "../quant/transforms.ts";
 import type { GroupSize, QuantConfig, ScaleDtype } from "../quant/types.ts";
 
 export interface GridSpec {
@@ -14,6 +15,8 @@ export interface GridSpec {
   sparsity?: number[];
   group_sizes: GroupSize[];
   scale_dtypes?: ScaleDtype[];
+  /** Transform chains to try on every config: "none" (plain) or e.g. "gptq"; default ["none"]. */
+  transforms?: string[];
   /** Optional layer globs (comma list), overridden by --layers. */
   layers?: string;
 }
@@ -39,7 +42,7 @@ export function configId(c: QuantConfig): string {
   if (c.levels !== undefined) parts.push(`l${c.levels}`);
   if (c.sparsity !== undefined) parts.push(`s${c.sparsity}`);
   parts.push(`g${c.groupSize}`, c.scaleDtype);
-  return parts.join(".");
+  return parts.join(".") + (c.transforms ?? []).map((t) => `+${t}`).join("");
 }
 
 /** Expand a grid into validated configs, de-duplicated by config_id, in a stable order. */
@@ -47,6 +50,9 @@ export function expandGrid(spec: GridSpec): QuantConfig[] {
   if (!spec.methods?.length) throw new InputError("grid: no methods");
   if (!spec.group_sizes?.length) throw new InputError("grid: no group sizes");
   const dtypes = spec.scale_dtypes?.length ? spec.scale_dtypes : (["f16"] as ScaleDtype[]);
+  const chains = (spec.transforms?.length ? spec.transforms : ["none"]).map((t) =>
+    t.trim() === "none" ? [] : parseTransforms(t.trim().split("+"))
+  );
   const out = new Map<string, QuantConfig>();
   for (const m of spec.methods) {
     const q = getQuantizer(m);
@@ -65,7 +71,10 @@ export function expandGrid(spec: GridSpec): QuantConfig[] {
               if (levels !== undefined) c.levels = levels;
               if (sparsity !== undefined) c.sparsity = sparsity;
               q.validate(c);
-              out.set(configId(c), c);
+              for (const chain of chains) {
+                const t = chain.length ? { ...c, transforms: chain } : c;
+                out.set(configId(t), t);
+              }
             }
           }
         }
@@ -103,7 +112,7 @@ export async function loadGrid(nameOrPath: string): Promise<GridSpec> {
   } catch (e) {
     throw new InputError(`--grid ${nameOrPath}: invalid JSON: ${(e as Error).message}`);
   }
-  const known = new Set(["methods", "bits", "levels", "sparsity", "group_sizes", "scale_dtypes", "layers"]);
+  const known = new Set(["methods", "bits", "levels", "sparsity", "group_sizes", "scale_dtypes", "transforms", "layers"]);
   for (const k of Object.keys(json)) {
     if (!known.has(k)) {
       throw new InputError(`--grid ${nameOrPath}: unknown key '${k}' (known: ${[...known].join(", ")})`);
@@ -134,6 +143,7 @@ export async function loadGrid(nameOrPath: string): Promise<GridSpec> {
     sparsity: numList("sparsity"),
     group_sizes: gs.map((g) => parseGroupSize(String(g))),
     scale_dtypes: strList("scale_dtypes") as ScaleDtype[] | undefined,
+    transforms: strList("transforms"),
     layers: typeof json.layers === "string" ? json.layers : undefined,
   };
 }
@@ -142,7 +152,8 @@ const CONFIG_ID_RE = /^([a-z0-9_]+)(?:\.b(\d+))?(?:\.l(\d+))?(?:\.s([0-9.]+?))?\
 
 /** Parse a config_id back into a validated config (inverse of configId). */
 export function parseConfigId(id: string): QuantConfig {
-  const m = id.match(CONFIG_ID_RE);
+  const [baseId, ...transformParts] = id.split("+");
+  const m = baseId.match(CONFIG_ID_RE);
   if (!m) {
     throw new InputError(`bad config id '${id}' (expected e.g. rtn_asym.b4.g64.f16 or sparse_klevel.l3.s0.9.g64.f16)`);
   }
@@ -152,6 +163,7 @@ export function parseConfigId(id: string): QuantConfig {
   if (m[3] !== undefined) c.levels = Number(m[3]);
   if (m[4] !== undefined) c.sparsity = Number(m[4]);
   q.validate(c);
+  if (transformParts.length) c.transforms = parseTransforms(transformParts);
   if (configId(c) !== id) throw new InputError(`config id '${id}' is not canonical (did you mean ${configId(c)}?)`);
   return c;
 }

@@ -1,7 +1,7 @@
 /** Quantize one layer with one config and measure it into a row. */
 import { entropyPerSymbol, histogram, packedBitsPerSymbol } from "../metrics/entropy.ts";
 import { errorMetrics } from "../metrics/error.ts";
-import { getQuantizer } from "../quant/mod.ts";
+import { quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
 import { encodeQuantized, serializeRecord } from "../coding/record.ts";
 import type { LatencyTable } from "./latency.ts";
@@ -25,9 +25,8 @@ export interface RowContext {
 }
 
 export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowContext): Row {
-  const q = getQuantizer(config.method);
   const t0 = performance.now();
-  const quant = q.quantize(w, config);
+  const quant = quantizeWeight(w, config, ctx.effects?.hessians);
   const quantMs = performance.now() - t0;
   const wq = quant.dequantize();
   const err = errorMetrics(w.data, wq);

@@ -42,6 +42,11 @@ export class ModelEffects {
     return new ModelEffects(model, weights, calib, opts.evalText ?? null);
   }
 
+  /** The calibration inputs' Hessians, for calibrated transforms (+gptq); null without calibration text. */
+  get hessians(): Calibration | null {
+    return this.calib;
+  }
+
   outRelError(layer: string, wq: Float32Array, rows: number, cols: number): number | null {
     const w = this.weights.get(layer);
     return this.calib && w ? this.calib.outRelError(layer, w, wq, rows, cols) : null;
