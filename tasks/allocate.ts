@@ -8,6 +8,8 @@ import { heldoutBpb } from "../lib/model/bpb.ts";
 import { NeoxForward, parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
 import { nativeOps, tsOps } from "../lib/model/ops.ts";
 import { applyPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
+import { calibrationFor, DEFAULT_CALIB_BYTES } from "../lib/model/calibration.ts";
+import { needsCalibration } from "../lib/quant/transforms.ts";
 import { configId, parseConfigId } from "../lib/sweep/grid.ts";
 import { progress } from "../lib/sweep/progress.ts";
 import { openModel } from "../lib/tensor/model.ts";
@@ -22,6 +24,13 @@ export const DEFAULT_MENU = [
   "hqq.b3.g64.f16",
   "hqq.b4.g64.f16",
   "hqq.b8.g64.f16",
+  // the low-bit entries again with GPTQ error feedback (calibration: <model>/calib.txt)
+  "sparse_klevel.l3.s0.95.g64.f16+gptq",
+  "sparse_klevel.l3.s0.9.g64.f16+gptq",
+  "sparse_klevel.l5.s0.8.g64.f16+gptq",
+  "ternary_absmean.g64.f16+gptq",
+  "hqq.b2.g64.f16+gptq",
+  "hqq.b3.g64.f16+gptq",
 ];
 
 const HELP = `deno task allocate [--model PATH] [--budgets 1,1.5,2,3] [--out DIR] [--menu IDS]
@@ -40,6 +49,8 @@ DIR/uniform.json and DIR/allocate.jsonl (one JSON object per budget, also printe
   --out DIR          output folder (default results/allocate-<time>)
   --menu IDS         comma list of config ids (default ${DEFAULT_MENU.join(",")})
   --sens-bytes N     sensitivity slice (default 8192)
+  --calib FILE       calibration text for +gptq entries (default <model>/calib.txt)
+  --calib-bytes N    its first N bytes (default ${DEFAULT_CALIB_BYTES}, as the sweep)
   --eval-bytes N     verification slice (default 65536)
   -h, --help`;
 
@@ -50,6 +61,8 @@ async function main(): Promise<void> {
     out: { type: "string" },
     menu: { type: "string" },
     "sens-bytes": { type: "string", default: "8192" },
+    calib: { type: "string" },
+    "calib-bytes": { type: "string", default: String(DEFAULT_CALIB_BYTES) },
     "eval-bytes": { type: "string", default: "65536" },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -57,7 +70,8 @@ async function main(): Promise<void> {
   const budgets = parseNumberList("budgets", f.budgets!);
   const menu = (f.menu ? f.menu.split(",") : DEFAULT_MENU).map((s) => parseConfigId(s.trim()));
   const sensBytes = Number(f["sens-bytes"]), evalBytes = Number(f["eval-bytes"]);
-  for (const [k, v] of [["sens-bytes", sensBytes], ["eval-bytes", evalBytes]] as const) {
+  const calibBytes = Number(f["calib-bytes"]);
+  for (const [k, v] of [["sens-bytes", sensBytes], ["eval-bytes", evalBytes], ["calib-bytes", calibBytes]] as const) {
     if (!Number.isInteger(v) || v < 2) throw new InputError(`--${k}: not an integer ≥ 2`);
   }
   const out = f.out ?? `results/allocate-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}`;
@@ -74,6 +88,9 @@ async function main(): Promise<void> {
   const lib = await ensureNative();
   const ops = lib ? nativeOps(lib) : tsOps;
   const layers2d = src.tensors.filter((t) => t.shape.length === 2).length;
+  const hessians = menu.some(needsCalibration)
+    ? await calibrationFor(src, weights, { calibPath: f.calib, bytes: calibBytes })
+    : null;
 
   const sens = measureSensitivity(
     src,
@@ -82,12 +99,13 @@ async function main(): Promise<void> {
     menu,
     sensText,
     progress(layers2d * menu.length, "sensitivity"),
+    hessians,
   );
   await Deno.writeTextFile(`${out}/sensitivity.json`, JSON.stringify(sens, null, 1));
   pl.DataFrame(sens.entries as unknown as Record<string, unknown>[]).writeParquet(`${out}/sensitivity.parquet`);
 
   const evalPlan = (plan: Map<string, ReturnType<typeof parseConfigId>>) => {
-    const applied = applyPlan(src, weights, plan);
+    const applied = applyPlan(src, weights, plan, hessians);
     return {
       bpb: heldoutBpb(new NeoxForward(config, applied.weights, ops), evalText).bpb,
       bitsPerParam: applied.bitsPerParam,

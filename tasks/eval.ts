@@ -6,6 +6,7 @@ import { evaluateBpb } from "../lib/model/bpb.ts";
 import { parseNeoxConfig, readAllWeights, type Weights } from "../lib/model/neox.ts";
 import { applyPlan, readPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { loadSubbitModel } from "../lib/model/subbit_model.ts";
+import { calibrationFor, DEFAULT_CALIB_BYTES, planNeedsCalibration } from "../lib/model/calibration.ts";
 import { parseConfigId } from "../lib/sweep/grid.ts";
 import { progress } from "../lib/sweep/progress.ts";
 import { openModel } from "../lib/tensor/model.ts";
@@ -23,6 +24,8 @@ bytes, every byte after the first of a window predicted.
                   its text defaults to val.txt beside the file, else beside the model it was packed from
   --config ID     quantize every 2-D weight with this config id (e.g. ternary_absmean.g64.f16)
   --plan FILE     per-layer configs from an allocator plan (plan-<budget>.json)
+  --calib FILE    calibration text for +gptq configs (default <model>/calib.txt)
+  --calib-bytes N its first N bytes (default ${DEFAULT_CALIB_BYTES}, as the sweep)
   --bytes N       evaluate the first N bytes (default 65536)
   --all           evaluate all of the text
   --text FILE     held-out text (default <model>/val.txt)
@@ -36,6 +39,8 @@ async function main(): Promise<void> {
     config: { type: "string" },
     plan: { type: "string" },
     subbit: { type: "string" },
+    calib: { type: "string" },
+    "calib-bytes": { type: "string" },
     bytes: { type: "string", default: "65536" },
     all: { type: "boolean", default: false },
     text: { type: "string" },
@@ -55,7 +60,13 @@ async function main(): Promise<void> {
   if (subbit && (f.config || f.plan)) {
     throw new InputError(`${subbit} is already quantized: --config/--plan do not apply to a .subbit model`);
   }
-  const m = subbit ? await fromSubbit(subbit) : await fromModel(f.model!, f.config, f.plan);
+  const calibBytes = Number(f["calib-bytes"] ?? DEFAULT_CALIB_BYTES);
+  if (!Number.isInteger(calibBytes) || calibBytes < 2) {
+    throw new InputError(`--calib-bytes: '${f["calib-bytes"]}' is not an integer ≥ 2`);
+  }
+  const m = subbit
+    ? await fromSubbit(subbit)
+    : await fromModel(f.model!, f.config, f.plan, { calibPath: f.calib, bytes: calibBytes });
   const config = parseNeoxConfig(m.rawConfig, subbit ?? f.model!);
   const textPath = f.text ?? m.textPath;
   let text: Uint8Array;
@@ -87,7 +98,12 @@ interface EvalModel {
 }
 
 /** A model folder/file, quantized in memory by --config or --plan. */
-async function fromModel(path: string, config?: string, planFile?: string): Promise<EvalModel> {
+async function fromModel(
+  path: string,
+  config: string | undefined,
+  planFile: string | undefined,
+  calib: { calibPath?: string; bytes: number },
+): Promise<EvalModel> {
   const src = await openModel(path);
   const weights = await readAllWeights(src);
   const plan = config
@@ -95,7 +111,8 @@ async function fromModel(path: string, config?: string, planFile?: string): Prom
     : planFile
     ? resolvePlan((await readPlan(planFile)).layers, src)
     : new Map();
-  const a = applyPlan(src, weights, plan);
+  const hessians = planNeedsCalibration(plan) ? await calibrationFor(src, weights, calib) : null;
+  const a = applyPlan(src, weights, plan, hessians);
   return {
     rawConfig: src.config,
     weights: a.weights,

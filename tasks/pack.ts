@@ -4,6 +4,8 @@ import { packModel } from "../lib/coding/pack.ts";
 import { InputError } from "../lib/errors.ts";
 import { checkOutFile } from "../lib/out_path.ts";
 import { readPlan, resolvePlan } from "../lib/model/plan.ts";
+import { calibrationFor, DEFAULT_CALIB_BYTES, planNeedsCalibration } from "../lib/model/calibration.ts";
+import { readAllWeights } from "../lib/model/neox.ts";
 import { parseConfigId } from "../lib/sweep/grid.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
@@ -21,6 +23,8 @@ unselected or unplanned layers) are stored as f32.
   --config ID     one quantization config id for every selected layer
   --plan FILE     per-tensor config ids (instead of --config)
   --layers GLOBS  with --config: comma list of globs (default: every 2-D weight)
+  --calib FILE    calibration text for +gptq configs (default <model>/calib.txt)
+  --calib-bytes N its first N bytes (default ${DEFAULT_CALIB_BYTES}, as the sweep)
   --out FILE      output .subbit file (required; an existing file only with --overwrite)
   --overwrite     replace an existing --out file
   --quiet         no progress
@@ -31,6 +35,8 @@ async function main(): Promise<void> {
     model: { type: "string", default: DEFAULT_MODEL },
     config: { type: "string" },
     plan: { type: "string" },
+    calib: { type: "string" },
+    "calib-bytes": { type: "string" },
     layers: { type: "string" },
     out: { type: "string" },
     quiet: { type: "boolean", default: false },
@@ -48,7 +54,17 @@ async function main(): Promise<void> {
   const config = f.plan
     ? resolvePlan((await readPlan(f.plan)).layers, await openModel(f.model!))
     : parseConfigId(f.config!);
-  const s = await packModel({ model: f.model!, config, layers: f.layers, out: f.out, quiet: f.quiet });
+  const calibBytes = Number(f["calib-bytes"] ?? DEFAULT_CALIB_BYTES);
+  if (!Number.isInteger(calibBytes) || calibBytes < 2) {
+    throw new InputError(`--calib-bytes: '${f["calib-bytes"]}' is not an integer ≥ 2`);
+  }
+  const configs = config instanceof Map ? config : new Map([["", config]]);
+  let hessians = null;
+  if (planNeedsCalibration(configs)) {
+    const src = await openModel(f.model!);
+    hessians = await calibrationFor(src, await readAllWeights(src), { calibPath: f.calib, bytes: calibBytes });
+  }
+  const s = await packModel({ model: f.model!, config, layers: f.layers, out: f.out, quiet: f.quiet, hessians });
   console.error(
     `${f.out}: ${s.tensors} tensors (${s.quantized} quantized, ${s.quantizedParams} params at ${
       s.quantizedBitsPerParam.toFixed(4)

@@ -4,6 +4,7 @@ import { dequantizeSymbols } from "../quant/dequant.ts";
 import { groupLayout } from "../quant/groups.ts";
 import { metaFromBytes } from "../quant/meta.ts";
 import { getQuantizer } from "../quant/mod.ts";
+import { type HessianSource, quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig } from "../quant/types.ts";
 import { configId } from "../sweep/grid.ts";
 import { progress } from "../sweep/progress.ts";
@@ -24,6 +25,8 @@ export interface PackOptions {
   layers?: string;
   out: string;
   quiet?: boolean;
+  /** Calibration Hessians for configs with transforms (+gptq). */
+  hessians?: HessianSource | null;
 }
 
 export interface PackSummary {
@@ -76,7 +79,7 @@ export async function packModel(o: PackOptions): Promise<PackSummary> {
       const c = configs.get(info.name);
       if (c) {
         const [rows, cols] = info.shape;
-        const quant = getQuantizer(c.method).quantize({ name: info.name, rows, cols, data: t.data }, c);
+        const quant = quantizeWeight({ name: info.name, rows, cols, data: t.data }, c, o.hessians);
         rec = encodeQuantized(info.name, rows, cols, quant, {
           configId: configId(c),
           groupSize: c.groupSize,

@@ -8,7 +8,7 @@
  */
 import { encodeF32, encodeQuantized, serializeRecord } from "../coding/record.ts";
 import { InputError } from "../errors.ts";
-import { getQuantizer } from "../quant/mod.ts";
+import { type HessianSource, quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig } from "../quant/types.ts";
 import { configId } from "../sweep/grid.ts";
 import type { Progress } from "../sweep/progress.ts";
@@ -42,6 +42,7 @@ export function measureSensitivity(
   menu: QuantConfig[],
   text: Uint8Array,
   bar?: Progress,
+  hessians?: HessianSource | null,
 ): Sensitivity {
   const baseBpb = heldoutBpb(model, text).bpb;
   const entries: MenuEntry[] = [];
@@ -55,7 +56,7 @@ export function measureSensitivity(
     }
     const [rows, cols] = info.shape;
     for (const c of menu) {
-      const q = getQuantizer(c.method).quantize({ name: info.name, rows, cols, data: w }, c);
+      const q = quantizeWeight({ name: info.name, rows, cols, data: w }, c, hessians);
       const wq = q.dequantize();
       const rec = encodeQuantized(info.name, rows, cols, q, {
         configId: configId(c),

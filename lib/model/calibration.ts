@@ -4,9 +4,18 @@
  *   out_rel_error = ‖X·Wᵀ − X·Ŵᵀ‖F / ‖X·Wᵀ‖F.
  */
 import { hessianFromInputs } from "../quant/hessian.ts";
-import type { HessianSource } from "../quant/transforms.ts";
-import { type DenseOps, transpose } from "./ops.ts";
-import type { NeoxForward } from "./neox.ts";
+import { type HessianSource, needsCalibration } from "../quant/transforms.ts";
+import type { QuantConfig } from "../quant/types.ts";
+import { InputError } from "../errors.ts";
+import { ensureNative } from "../kernels/native.ts";
+import type { ModelSource } from "../tensor/model.ts";
+import { type DenseOps, nativeOps, transpose, tsOps } from "./ops.ts";
+import { NeoxForward, parseNeoxConfig, type Weights } from "./neox.ts";
+
+/** Does any config of a plan need calibration inputs? */
+export function planNeedsCalibration(plan: Map<string, QuantConfig>): boolean {
+  return [...plan.values()].some(needsCalibration);
+}
 
 export class Calibration implements HessianSource {
   private readonly hessians = new Map<string, Float64Array>();
@@ -69,4 +78,31 @@ export class Calibration implements HessianSource {
     }
     return yy > 0 ? Math.sqrt(ee / yy) : ee > 0 ? Infinity : 0;
   }
+}
+
+/** The sweep's default calibration slice, shared by every task so a row's Ŵ and a packed file's agree. */
+export const DEFAULT_CALIB_BYTES = 4096;
+
+/**
+ * Calibration inputs for calibrated transforms: the first `bytes` of
+ * `calibPath` (default <model>/calib.txt, training text) through the fp32
+ * GPT-NeoX model, on the C kernels when they build.
+ */
+export async function calibrationFor(
+  src: ModelSource,
+  weights: Weights,
+  opts: { calibPath?: string; bytes?: number } = {},
+): Promise<Calibration> {
+  const path = opts.calibPath ?? `${src.path}/calib.txt`;
+  let text: Uint8Array;
+  try {
+    text = (await Deno.readFile(path)).subarray(0, opts.bytes ?? DEFAULT_CALIB_BYTES);
+  } catch {
+    throw new InputError(`${path}: cannot read calibration text for +gptq (give --calib FILE)`);
+  }
+  if (text.length < 2) throw new InputError(`${path}: calibration text is shorter than 2 bytes`);
+  const config = parseNeoxConfig(src.config, src.path);
+  const lib = await ensureNative();
+  const ops = lib ? nativeOps(lib) : tsOps;
+  return Calibration.capture(new NeoxForward(config, weights, ops), text, ops);
 }

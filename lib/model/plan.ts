@@ -8,7 +8,7 @@
  */
 import { encodeF32, encodeQuantized, serializeRecord } from "../coding/record.ts";
 import { InputError } from "../errors.ts";
-import { getQuantizer } from "../quant/mod.ts";
+import { type HessianSource, quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig } from "../quant/types.ts";
 import { parseConfigId } from "../sweep/grid.ts";
 import type { ModelSource } from "../tensor/model.ts";
@@ -58,7 +58,12 @@ export interface AppliedPlan {
 }
 
 /** Quantize the planned tensors (Ŵ replaces W) and count the model's record bits. */
-export function applyPlan(src: ModelSource, weights: Weights, plan: Map<string, QuantConfig>): AppliedPlan {
+export function applyPlan(
+  src: ModelSource,
+  weights: Weights,
+  plan: Map<string, QuantConfig>,
+  hessians?: HessianSource | null,
+): AppliedPlan {
   const out: Weights = new Map();
   let bits = 0, params = 0;
   for (const info of src.tensors) {
@@ -71,7 +76,7 @@ export function applyPlan(src: ModelSource, weights: Weights, plan: Map<string, 
       continue;
     }
     const [rows, cols] = info.shape;
-    const q = getQuantizer(c.method).quantize({ name: info.name, rows, cols, data: w }, c);
+    const q = quantizeWeight({ name: info.name, rows, cols, data: w }, c, hessians);
     out.set(info.name, q.dequantize());
     const enc = encodeQuantized(info.name, rows, cols, q, {
       configId: "",

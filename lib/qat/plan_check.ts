@@ -17,6 +17,9 @@ export const QAT_SCALE_DTYPES: readonly string[] = ["f16", "bf16"];
 export function checkQatPlan(plan: Map<string, QuantConfig>): void {
   if (!plan.size) throw new InputError("the plan quantizes no tensor");
   for (const [name, c] of plan) {
+    if (c.transforms?.length) {
+      throw new InputError(`${name}: +${c.transforms.join("+")} is post-training; QAT trains plain configs`);
+    }
     if (!QAT_METHODS.includes(c.method)) {
       throw new InputError(`${name}: QAT has no fake quantizer for ${c.method} (one of ${QAT_METHODS.join(", ")})`);
     }

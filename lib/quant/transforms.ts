@@ -8,6 +8,7 @@
  */
 import { InputError } from "../errors.ts";
 import { gptqQuantize } from "./gptq.ts";
+import { GPTQ_SCALE_DTYPES } from "./gptq_grids.ts";
 import { getQuantizer } from "./mod.ts";
 import type { QuantConfig, Quantized, Transform, WeightMatrix } from "./types.ts";
 
@@ -31,11 +32,20 @@ export function parseTransforms(parts: string[]): Transform[] {
     if (!IMPLEMENTED.includes(p as Transform)) {
       throw new InputError(`transform '+${p}' is not implemented yet (implemented: +${IMPLEMENTED.join(", +")})`);
     }
-    if (k <= last) throw new InputError(`transforms go in the order +${TRANSFORM_ORDER.join(", +")}: got +${parts.join("+")}`);
+    if (k <= last) {
+      throw new InputError(`transforms go in the order +${TRANSFORM_ORDER.join(", +")}: got +${parts.join("+")}`);
+    }
     last = k;
     out.push(p as Transform);
   }
   return out;
+}
+
+/** Transforms that the config's base cannot take (GPTQ rounds each group's scale alone: f16/bf16 only). */
+export function validateTransforms(c: QuantConfig): void {
+  if (c.transforms?.includes("gptq") && !GPTQ_SCALE_DTYPES.includes(c.scaleDtype)) {
+    throw new InputError(`+gptq stores scales as f16 or bf16, not ${c.scaleDtype}`);
+  }
 }
 
 /** Does the config need calibration inputs? */
@@ -43,16 +53,22 @@ export function needsCalibration(c: QuantConfig): boolean {
   return (c.transforms?.length ?? 0) > 0;
 }
 
-/** Quantize one weight with its config: the base method, or its transforms given the layer's Hessian. */
+/**
+ * Quantize one weight with its config: the base method, or its transforms
+ * given the layer's Hessian. A weight the calibration pass never feeds as a
+ * matmul input — the input embedding, a lookup whose output error is per
+ * element (GPTQ with H = I, i.e. the base method) — takes the base method.
+ */
 export function quantizeWeight(w: WeightMatrix, c: QuantConfig, hessians?: HessianSource | null): Quantized {
   const q = getQuantizer(c.method);
   if (!needsCalibration(c)) return q.quantize(w, c);
   q.validate(c);
-  const h = hessians?.hessian(w.name, w.cols) ?? null;
-  if (!h) {
+  validateTransforms(c);
+  if (!hessians) {
     throw new InputError(
-      `${w.name}: +${c.transforms!.join("+")} needs the layer's calibration inputs (a GPT-NeoX model and calib.txt)`,
+      `${w.name}: +${c.transforms!.join("+")} needs calibration inputs (a GPT-NeoX model and calib.txt)`,
     );
   }
-  return gptqQuantize(w, c, h);
+  const h = hessians.hessian(w.name, w.cols);
+  return h ? gptqQuantize(w, c, h) : q.quantize(w, c);
 }

@@ -5,7 +5,7 @@
  */
 import { InputError } from "../errors.ts";
 import { getQuantizer } from "../quant/mod.ts";
-import { parseTransforms } from "../quant/transforms.ts";
+import { parseTransforms, validateTransforms } from "../quant/transforms.ts";
 import type { GroupSize, QuantConfig, ScaleDtype } from "../quant/types.ts";
 
 export interface GridSpec {
@@ -73,6 +73,7 @@ export function expandGrid(spec: GridSpec): QuantConfig[] {
               q.validate(c);
               for (const chain of chains) {
                 const t = chain.length ? { ...c, transforms: chain } : c;
+                validateTransforms(t);
                 out.set(configId(t), t);
               }
             }
@@ -112,7 +113,16 @@ export async function loadGrid(nameOrPath: string): Promise<GridSpec> {
   } catch (e) {
     throw new InputError(`--grid ${nameOrPath}: invalid JSON: ${(e as Error).message}`);
   }
-  const known = new Set(["methods", "bits", "levels", "sparsity", "group_sizes", "scale_dtypes", "transforms", "layers"]);
+  const known = new Set([
+    "methods",
+    "bits",
+    "levels",
+    "sparsity",
+    "group_sizes",
+    "scale_dtypes",
+    "transforms",
+    "layers",
+  ]);
   for (const k of Object.keys(json)) {
     if (!known.has(k)) {
       throw new InputError(`--grid ${nameOrPath}: unknown key '${k}' (known: ${[...known].join(", ")})`);
@@ -163,7 +173,10 @@ export function parseConfigId(id: string): QuantConfig {
   if (m[3] !== undefined) c.levels = Number(m[3]);
   if (m[4] !== undefined) c.sparsity = Number(m[4]);
   q.validate(c);
-  if (transformParts.length) c.transforms = parseTransforms(transformParts);
+  if (transformParts.length) {
+    c.transforms = parseTransforms(transformParts);
+    validateTransforms(c);
+  }
   if (configId(c) !== id) throw new InputError(`config id '${id}' is not canonical (did you mean ${configId(c)}?)`);
   return c;
 }
