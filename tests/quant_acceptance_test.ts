@@ -50,3 +50,25 @@ Deno.test("reference model: forced sparsity hits its zero fraction within ±0.5%
     }
   }
 });
+
+Deno.test("reference model: +gptq's out_rel_error < its base config's on ≥ 90% of layers at 2 and 3 bits (group 64)", async () => {
+  const { calibrationFor } = await import("../lib/model/calibration.ts");
+  const { readAllWeights } = await import("../lib/model/neox.ts");
+  const { quantizeWeight } = await import("../lib/quant/transforms.ts");
+  const calib = await calibrationFor(src, await readAllWeights(src));
+  const fed = layers.filter((w) => calib.has(w.name));
+  assert.equal(fed.length, layers.length - 1, "every 2-D weight but the input embedding has calibration inputs");
+  for (const id of ["hqq.b2.g64.f16", "hqq.b3.g64.f16", "rtn_asym.b2.g64.f16", "rtn_asym.b3.g64.f16"]) {
+    const base = parseConfigId(id), gptq = parseConfigId(`${id}+gptq`);
+    const out = (w: WeightMatrix, c: QuantConfig) =>
+      calib.outRelError(w.name, w.data, quantizeWeight(w, c, calib).dequantize(), w.rows, w.cols)!;
+    const ratios = fed.map((w) => out(w, gptq) / out(w, base));
+    const wins = ratios.filter((r) => r < 1).length;
+    console.log(
+      `${id}: +gptq lower on ${wins}/${fed.length} layers, median ratio ${
+        ratios.sort()[ratios.length >> 1].toFixed(3)
+      }`,
+    );
+    assert.ok(wins >= 0.9 * fed.length, `${id}: +gptq wins on ${wins}/${fed.length}`);
+  }
+});

@@ -23,6 +23,14 @@ import type { QuantConfig, Quantized, WeightMatrix } from "./types.ts";
 
 export const GPTQ_BLOCK = 128;
 
+/** U per Hessian: a layer's factor is the same for every config tried on it (sweeps, allocate's menu). */
+const factors = new WeakMap<Float64Array, Float64Array>();
+function inverseFactor(h: Float64Array, n: number): Float64Array {
+  let u = factors.get(h);
+  if (!u) factors.set(h, u = gptqInverseFactor(h, n));
+  return u;
+}
+
 export function gptqQuantize(w: WeightMatrix, c: QuantConfig, hessian: Float64Array): Quantized {
   assertFinite(w);
   const { rows, cols } = w;
@@ -31,7 +39,7 @@ export function gptqQuantize(w: WeightMatrix, c: QuantConfig, hessian: Float64Ar
   }
   const grid = groupGrid(c, w.name);
   const layout = groupLayout(rows, cols, c.groupSize);
-  const u = gptqInverseFactor(hessian, cols);
+  const u = inverseFactor(hessian, cols);
   const W = Float64Array.from(w.data);
   const sparse = c.method === "sparse_klevel";
   const forced: Uint8Array | null = sparse ? new Uint8Array(W.length) : null;
