@@ -25,21 +25,16 @@ import random
 import sys
 import time
 
-MALLOC_ENV = {  # see train_reference_model.py: large activations are otherwise re-mmapped per op
-    "MALLOC_MMAP_THRESHOLD_": "4294967296",
-    "MALLOC_TRIM_THRESHOLD_": "68719476736",
-    "MALLOC_TOP_PAD_": "1073741824",
-}
-if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-    os.environ.update(MALLOC_ENV)
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_env import cpu_name, reexec_with_malloc_env  # noqa: E402
+
+reexec_with_malloc_env()
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.nn.utils import parametrize  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from neox_torch import GPTNeoX, heldout_bpb, read_safetensors, write_safetensors  # noqa: E402
 from qat_fakequant import ConfigError, parse_config, quantize  # noqa: E402
 from train_data import training_split  # noqa: E402
@@ -230,17 +225,6 @@ def main():
     with open(os.path.join(args.out, "qat_log.json"), "w") as f:
         json.dump(info, f, indent=2)
     print(f"qat: wrote {args.out}", file=sys.stderr)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 if __name__ == "__main__":

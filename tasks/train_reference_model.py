@@ -18,21 +18,14 @@ import sys
 import tempfile
 import time
 
-# Large activations are otherwise freshly mmapped and page-faulted on every op
-# (measured 5-20x slower): set glibc's malloc tunables before torch loads.
-MALLOC_ENV = {
-    "MALLOC_MMAP_THRESHOLD_": "4294967296",
-    "MALLOC_TRIM_THRESHOLD_": "68719476736",
-    "MALLOC_TOP_PAD_": "1073741824",
-}
-if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-    os.environ.update(MALLOC_ENV)
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_env import cpu_name, reexec_with_malloc_env  # noqa: E402
+
+reexec_with_malloc_env()
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from neox_torch import GPTNeoX, heldout_bpb, write_safetensors  # noqa: E402
 from train_data import DATASETS_PKG, HELDOUT_FROM_YEAR, HELDOUT_MOBY_CHAPTER, training_split  # noqa: E402
 
@@ -207,17 +200,6 @@ def main():
         json.dump(info, f, indent=2)
     write_card(out, cfg, info, weight_stats(model))
     print(f"wrote {out}", file=sys.stderr)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def write_card(out, cfg, info, stats):

@@ -3,28 +3,11 @@
  * and exit 2 (or its documented rule), and nothing is written elsewhere.
  */
 import { strict as assert } from "node:assert";
+import { assertOneLine, runTask } from "./fixtures/cli.ts";
 import { writeSafetensors } from "../lib/tensor/safetensors.ts";
 import { seededGaussian } from "../lib/random.ts";
 import { writeTinyModel } from "./fixtures/tiny_model.ts";
 import { buildGguf } from "./fixtures/gguf_builder.ts";
-
-const DENO = Deno.execPath();
-
-async function task(script: string, ...args: string[]) {
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", `tasks/${script}.ts`, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
-
-function assertOneLine(r: { code: number; stderr: string }, re: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit ${r.code}\n${r.stderr}`);
-  assert.match(r.stderr, re, what);
-  assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: one line expected, got:\n${r.stderr}`);
-}
 
 /** A safetensors file from a raw header text and a data section. */
 async function rawSafetensors(path: string, header: string, data: Uint8Array): Promise<void> {
@@ -50,13 +33,13 @@ Deno.test("sweep skips empty 2-D weights (N×0, 0×N) with a note in the manifes
     t("tall.weight", [0, 64]),
   ]);
   const out = `${dir}/run`;
-  const r = await task("sweep", "--model", dir, "--grid", "quick", "--out", out, "--quiet");
+  const r = await runTask("sweep", "--model", dir, "--grid", "quick", "--out", out, "--quiet");
   assert.equal(r.code, 0, r.stderr);
   const m = JSON.parse(await Deno.readTextFile(`${out}/manifest.json`));
   assert.deepEqual(m.layers, ["a.weight"]);
   assert.deepEqual(m.skipped_layers.map((s: { name: string }) => s.name).sort(), ["tall.weight", "wide.weight"]);
   assert.equal(m.status, "complete");
-  const p = await task(
+  const p = await runTask(
     "pack",
     "--model",
     dir,
@@ -71,7 +54,7 @@ Deno.test("sweep skips empty 2-D weights (N×0, 0×N) with a note in the manifes
   const only = await Deno.makeTempDir();
   await writeSafetensors(`${only}/model.safetensors`, [t("wide.weight", [64, 0])]);
   assertOneLine(
-    await task("sweep", "--model", only, "--grid", "quick", "--out", `${only}/run`),
+    await runTask("sweep", "--model", only, "--grid", "quick", "--out", `${only}/run`),
     /every selected 2-D weight is empty/,
     "all empty",
   );
@@ -85,13 +68,13 @@ Deno.test("a model with no 2-D tensors is refused before anything is written", a
     { name: "conv.weight", shape: [2, 2, 2], data: new Float32Array(8) },
   ]);
   assertOneLine(
-    await task("sweep", "--model", dir, "--grid", "quick", "--out", `${dir}/run`),
+    await runTask("sweep", "--model", dir, "--grid", "quick", "--out", `${dir}/run`),
     /no 2-D weight to quantize/,
     "sweep",
   );
   await assert.rejects(Deno.stat(`${dir}/run/rows.parquet`));
   assertOneLine(
-    await task("pack", "--model", dir, "--config", "hqq.b2.g64.f16", "--out", `${dir}/m.subbit`),
+    await runTask("pack", "--model", dir, "--config", "hqq.b2.g64.f16", "--out", `${dir}/m.subbit`),
     /no 2-D weight/,
     "pack",
   );
@@ -109,7 +92,7 @@ Deno.test("sweep --out: empty, a file, or uncreatable → exit 2, one line, noth
     ["/proc/subbit-no-such/x", /cannot write there/],
   ];
   for (const [out, re] of cases) {
-    assertOneLine(await task("sweep", "--model", `${dir}/m`, "--grid", "quick", "--out", out), re, `--out '${out}'`);
+    assertOneLine(await runTask("sweep", "--model", `${dir}/m`, "--grid", "quick", "--out", out), re, `--out '${out}'`);
   }
   await assert.rejects(Deno.stat("/rows.parquet"), "--out '' must not write into the filesystem root");
   assert.equal(await Deno.readTextFile(file), "x");
@@ -119,18 +102,18 @@ Deno.test("pack/unpack --out: a folder, an existing file without --overwrite, a 
   const dir = await Deno.makeTempDir();
   await writeTinyModel(`${dir}/m`);
   const base = ["--model", `${dir}/m`, "--config", "ternary_absmean.g16.f16", "--quiet"];
-  assertOneLine(await task("pack", ...base, "--out", dir), /is a folder/, "pack --out DIR");
-  assertOneLine(await task("pack", ...base, "--out", `${dir}/no/such/m.subbit`), /does not exist/, "missing parent");
+  assertOneLine(await runTask("pack", ...base, "--out", dir), /is a folder/, "pack --out DIR");
+  assertOneLine(await runTask("pack", ...base, "--out", `${dir}/no/such/m.subbit`), /does not exist/, "missing parent");
   const f = `${dir}/m.subbit`;
-  assert.equal((await task("pack", ...base, "--out", f)).code, 0);
+  assert.equal((await runTask("pack", ...base, "--out", f)).code, 0);
   const before = await Deno.readFile(f);
-  assertOneLine(await task("pack", ...base, "--out", f), /exists \(pass --overwrite/, "pack over an existing file");
+  assertOneLine(await runTask("pack", ...base, "--out", f), /exists \(pass --overwrite/, "pack over an existing file");
   assert.deepEqual(await Deno.readFile(f), before, "the existing file is untouched");
-  assert.equal((await task("pack", ...base, "--out", f, "--overwrite")).code, 0);
+  assert.equal((await runTask("pack", ...base, "--out", f, "--overwrite")).code, 0);
   const st = `${dir}/w.safetensors`;
-  assert.equal((await task("unpack", f, "--out", st)).code, 0);
-  assertOneLine(await task("unpack", f, "--out", st), /exists \(pass --overwrite/, "unpack over an existing file");
-  assertOneLine(await task("unpack", f, "--out", dir), /is a folder/, "unpack --out DIR");
+  assert.equal((await runTask("unpack", f, "--out", st)).code, 0);
+  assertOneLine(await runTask("unpack", f, "--out", st), /exists \(pass --overwrite/, "unpack over an existing file");
+  assertOneLine(await runTask("unpack", f, "--out", dir), /is a folder/, "unpack --out DIR");
 });
 
 Deno.test("readers refuse a duplicate header key, a shard index that lies or escapes, bytes after a .subbit's end", async () => {
@@ -142,7 +125,7 @@ Deno.test("readers refuse a duplicate header key, a shard index that lies or esc
     data,
   );
   assertOneLine(
-    await task("sweep", "--model", `${dir}/dup.safetensors`, "--grid", "quick", "--out", `${dir}/r1`),
+    await runTask("sweep", "--model", `${dir}/dup.safetensors`, "--grid", "quick", "--out", `${dir}/r1`),
     /names "w" twice/,
     "dup key",
   );
@@ -154,13 +137,13 @@ Deno.test("readers refuse a duplicate header key, a shard index that lies or esc
     Deno.writeTextFile(`${shard}/model.safetensors.index.json`, JSON.stringify({ weight_map: map }));
   await idx({ [names[0]]: "model.safetensors", [names[1]]: "model.safetensors" });
   assertOneLine(
-    await task("sweep", "--model", shard, "--grid", "quick", "--out", `${dir}/r2`),
+    await runTask("sweep", "--model", shard, "--grid", "quick", "--out", `${dir}/r2`),
     /gpt_neox\.no_such\.weight is not in its shard/,
     "lying index",
   );
   await idx({ [names[0]]: "../sharded/model.safetensors" });
   assertOneLine(
-    await task("sweep", "--model", shard, "--grid", "quick", "--out", `${dir}/r3`),
+    await runTask("sweep", "--model", shard, "--grid", "quick", "--out", `${dir}/r3`),
     /not a file inside/,
     "escaping index",
   );
@@ -168,13 +151,13 @@ Deno.test("readers refuse a duplicate header key, a shard index that lies or esc
 
   const f = `${dir}/m.subbit`;
   assert.equal(
-    (await task("pack", "--model", shard, "--config", "ternary_absmean.g16.f16", "--out", f, "--quiet")).code,
+    (await runTask("pack", "--model", shard, "--config", "ternary_absmean.g16.f16", "--out", f, "--quiet")).code,
     0,
   );
   const bytes = await Deno.readFile(f);
   await Deno.writeFile(f, new Uint8Array([...bytes, 1, 2, 3]));
   assertOneLine(
-    await task("unpack", f, "--out", `${dir}/w.safetensors`),
+    await runTask("unpack", f, "--out", `${dir}/w.safetensors`),
     /3 bytes after the end marker/,
     "trailing bytes",
   );
@@ -190,12 +173,12 @@ Deno.test("a GGUF model sweeps and packs (its 64-bit metadata counts reach JSON 
       { name: "blk.0.ffn_up.weight", ne: [64, 16], type: 0, data: bytes },
     ]),
   );
-  const r = await task("sweep", "--model", `${dir}/m.gguf`, "--grid", "quick", "--out", `${dir}/run`, "--quiet");
+  const r = await runTask("sweep", "--model", `${dir}/m.gguf`, "--grid", "quick", "--out", `${dir}/run`, "--quiet");
   assert.equal(r.code, 0, r.stderr);
   const m = JSON.parse(await Deno.readTextFile(`${dir}/run/manifest.json`));
   assert.equal(m.model.config["big.count"], 2 ** 40);
   assert.equal(m.model.config["huge"], (2n ** 62n).toString());
-  const p = await task(
+  const p = await runTask(
     "pack",
     "--model",
     `${dir}/m.gguf`,

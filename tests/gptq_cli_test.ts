@@ -1,22 +1,12 @@
 /** +gptq end to end: config ids, pack + unpack reproduce the Ŵ measured in-process, eval --plan = eval --subbit. */
 import { strict as assert } from "node:assert";
+import { lastJson, runTask } from "./fixtures/cli.ts";
 import { calibrationFor } from "../lib/model/calibration.ts";
 import { readAllWeights } from "../lib/model/neox.ts";
 import { quantizeWeight } from "../lib/quant/transforms.ts";
 import { configId, parseConfigId } from "../lib/sweep/grid.ts";
 import { readSafetensorsHeader, readTensorData } from "../lib/tensor/safetensors.ts";
 import { openModel } from "../lib/tensor/model.ts";
-
-const DENO = Deno.execPath();
-async function task(script: string, ...args: string[]) {
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", `tasks/${script}.ts`, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
 
 Deno.test("config ids: +gptq round-trips; unknown, unimplemented and out-of-order transforms are refused", () => {
   for (const id of ["ternary_absmean.g64.f16+gptq", "sparse_klevel.l3.s0.9.g64.f16+gptq", "hqq.b2.grow.bf16+gptq"]) {
@@ -42,9 +32,9 @@ Deno.test("pack --plan with +gptq: unpack gives exactly the Ŵ quantizeWeight me
   const plan = `${dir}/plan.json`;
   await Deno.writeTextFile(plan, JSON.stringify(PLAN));
   const file = `${dir}/m.subbit`;
-  const p = await task("pack", "--plan", plan, "--out", file, "--quiet");
+  const p = await runTask("pack", "--plan", plan, "--out", file, "--quiet");
   assert.equal(p.code, 0, p.stderr);
-  const u = await task("unpack", file, "--out", `${dir}/w.safetensors`);
+  const u = await runTask("unpack", file, "--out", `${dir}/w.safetensors`);
   assert.equal(u.code, 0, u.stderr);
   const src = await openModel("models/neox-tiny");
   const weights = await readAllWeights(src);
@@ -57,19 +47,19 @@ Deno.test("pack --plan with +gptq: unpack gives exactly the Ŵ quantizeWeight me
     const got = (await readTensorData(header.tensors.find((t) => t.name === name)!)).data;
     assert.deepEqual(got, expected, `${name}: unpacked Ŵ`);
   }
-  const a = await task("eval", "--plan", plan, "--bytes", "3000", "--json");
-  const b = await task("eval", "--subbit", file, "--bytes", "3000", "--json");
+  const a = await runTask("eval", "--plan", plan, "--bytes", "3000", "--json");
+  const b = await runTask("eval", "--subbit", file, "--bytes", "3000", "--json");
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
-  assert.equal(JSON.parse(a.stdout.trim().split("\n").pop()!).bpb, JSON.parse(b.stdout.trim().split("\n").pop()!).bpb);
+  assert.equal(lastJson(a).bpb, lastJson(b).bpb);
 });
 
 Deno.test("+gptq without calibration text, or with fp8 scales, exits 2 with one line", async () => {
   const dir = await Deno.makeTempDir();
-  const r = await task("eval", "--config", "hqq.b2.g64.f16+gptq", "--calib", `${dir}/none.txt`, "--bytes", "600");
+  const r = await runTask("eval", "--config", "hqq.b2.g64.f16+gptq", "--calib", `${dir}/none.txt`, "--bytes", "600");
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /cannot read calibration text/);
-  const f = await task("eval", "--config", "hqq.b2.g64.fp8_e4m3+gptq", "--bytes", "600");
+  const f = await runTask("eval", "--config", "hqq.b2.g64.fp8_e4m3+gptq", "--bytes", "600");
   assert.equal(f.code, 2, f.stderr);
   assert.match(f.stderr, /\+gptq stores scales as f16 or bf16/);
   assert.equal(f.stderr.trim().split("\n").length, 1);

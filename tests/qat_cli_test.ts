@@ -1,17 +1,6 @@
 /** pack --plan, eval --subbit and the qat task's CLI: the allocate → qat → pack → eval chain. */
 import { strict as assert } from "node:assert";
-
-const DENO = Deno.execPath();
-
-async function task(script: string, ...args: string[]) {
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", `tasks/${script}.ts`, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+import { assertOneLine, lastJson, runTask } from "./fixtures/cli.ts";
 
 const MIXED = {
   layers: {
@@ -32,23 +21,23 @@ async function writePlan(plan: unknown): Promise<string> {
 Deno.test("pack --plan writes mixed configs; eval --subbit of it equals eval --plan and counts the whole file", async () => {
   const plan = await writePlan(MIXED);
   const file = `${await Deno.makeTempDir()}/m.subbit`;
-  const p = await task("pack", "--plan", plan, "--out", file, "--quiet");
+  const p = await runTask("pack", "--plan", plan, "--out", file, "--quiet");
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stderr, /5 quantized/);
   const bytes = (await Deno.stat(file)).size;
   assert.match(p.stderr, new RegExp(`whole file ${bytes} bytes`));
-  const bySubbit = await task("eval", "--subbit", file, "--bytes", "3000", "--json");
+  const bySubbit = await runTask("eval", "--subbit", file, "--bytes", "3000", "--json");
   assert.equal(bySubbit.code, 0, bySubbit.stderr);
-  const byPlan = await task("eval", "--plan", plan, "--bytes", "3000", "--json");
+  const byPlan = await runTask("eval", "--plan", plan, "--bytes", "3000", "--json");
   assert.equal(byPlan.code, 0, byPlan.stderr);
-  const a = JSON.parse(bySubbit.stdout.trim().split("\n").pop()!),
-    b = JSON.parse(byPlan.stdout.trim().split("\n").pop()!);
+  const a = lastJson(bySubbit),
+    b = lastJson(byPlan);
   assert.equal(a.bpb, b.bpb, "the container's Ŵ is exactly the plan's Ŵ");
   const params = 4870144;
   assert.equal(a.bits_per_param, (8 * bytes) / params);
-  const asModel = await task("eval", "--model", file, "--bytes", "3000", "--json");
+  const asModel = await runTask("eval", "--model", file, "--bytes", "3000", "--json");
   assert.equal(asModel.code, 0, asModel.stderr);
-  assert.equal(JSON.parse(asModel.stdout.trim().split("\n").pop()!).bpb, a.bpb, "a .subbit as --model");
+  assert.equal(lastJson(asModel).bpb, a.bpb, "a .subbit as --model");
 });
 
 Deno.test("pack/eval/qat: bad flags and plans exit 2 with one line naming the problem", async () => {
@@ -74,10 +63,7 @@ Deno.test("pack/eval/qat: bad flags and plans exit 2 with one line naming the pr
     ["qat", ["--plan", ghost, "--out", out], /plan names tensor no\.such\.weight/],
   ];
   for (const [script, args, re] of cases) {
-    const r = await task(script, ...args);
-    assert.equal(r.code, 2, `${script} ${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
-    assert.match(r.stderr, re, `${script} ${args.join(" ")}`);
-    assert.equal(r.stderr.trim().split("\n").length, 1, `one line expected, got:\n${r.stderr}`);
+    assertOneLine(await runTask(script, ...args), re, `${script} ${args.join(" ")}`);
   }
 });
 
@@ -92,7 +78,19 @@ Deno.test({
     const plan = await writePlan(MIXED);
     const out = `${await Deno.makeTempDir()}/smoke`;
     const t0 = performance.now();
-    const r = await task("qat", "--plan", plan, "--out", out, "--steps", "20", "--batch", "4", "--eval-bytes", "2048");
+    const r = await runTask(
+      "qat",
+      "--plan",
+      plan,
+      "--out",
+      out,
+      "--steps",
+      "20",
+      "--batch",
+      "4",
+      "--eval-bytes",
+      "2048",
+    );
     assert.equal(r.code, 0, r.stderr);
     console.log(`qat smoke: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const f of ["model.safetensors", "config.json", "plan.json", "qat_log.json", "model.subbit", "README.md"]) {
@@ -102,10 +100,10 @@ Deno.test({
     assert.equal(res.steps, 20);
     assert.equal(res.evals.length, 3);
     for (const e of res.evals) assert.ok(Number.isFinite(e.bpb64k) && e.bpb64k > 0, JSON.stringify(e));
-    const ev = await task("eval", "--subbit", `${out}/model.subbit`, "--bytes", "2048", "--json");
+    const ev = await runTask("eval", "--subbit", `${out}/model.subbit`, "--bytes", "2048", "--json");
     assert.equal(ev.code, 0, ev.stderr);
-    assert.equal(JSON.parse(ev.stdout.trim().split("\n").pop()!).bpb, res.evals[0].bpb64k);
-    const again = await task("qat", "--plan", plan, "--out", out, "--steps", "20");
+    assert.equal(lastJson(ev).bpb, res.evals[0].bpb64k);
+    const again = await runTask("qat", "--plan", plan, "--out", out, "--steps", "20");
     assert.equal(again.code, 2, "an existing model.subbit is not overwritten without --overwrite");
   },
 });
