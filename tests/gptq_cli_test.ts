@@ -1,4 +1,4 @@
-/** +gptq end to end: config ids, pack + unpack reproduce the Ŵ measured in-process, eval --plan = eval --subbit. */
+/** +gptq, +had, +lr<r> end to end: config ids, pack + unpack reproduce the Ŵ measured in-process, eval --plan = eval --subbit. */
 import { strict as assert } from "node:assert";
 import { lastJson, runTask } from "./fixtures/cli.ts";
 import { calibrationFor } from "../lib/model/calibration.ts";
@@ -14,7 +14,7 @@ Deno.test("config ids: +gptq round-trips; unknown, unimplemented and out-of-orde
   }
   assert.deepEqual(parseConfigId("hqq.b2.g64.f16+gptq").transforms, ["gptq"]);
   assert.throws(() => parseConfigId("hqq.b2.g64.f16+magic"), /unknown transform '\+magic'/);
-  assert.throws(() => parseConfigId("hqq.b2.g64.f16+had"), /not implemented yet/);
+  assert.throws(() => parseConfigId("hqq.b2.g64.f16+awq"), /not implemented yet/);
   assert.throws(() => parseConfigId("hqq.b2.g64.f16+gptq+gptq"), /in the order/);
   assert.throws(() => parseConfigId("hqq.b2.g64.q8g128+gptq"), /f16 or bf16/);
 });
@@ -24,10 +24,14 @@ const PLAN = {
     "gpt_neox.layers.0.mlp.dense_4h_to_h.weight": "hqq.b2.g64.f16+gptq",
     "gpt_neox.layers.1.attention.query_key_value.weight": "ternary_absmean.g64.f16+gptq",
     "gpt_neox.layers.2.mlp.dense_h_to_4h.weight": "sparse_klevel.l3.s0.9.g64.f16+gptq",
+    "gpt_neox.layers.3.attention.dense.weight": "hqq.b2.g64.f16+had+gptq+lr4",
+    "gpt_neox.layers.4.attention.query_key_value.weight": "ternary_absmean.g64.f16+had+gptq",
+    "gpt_neox.layers.5.mlp.dense_4h_to_h.weight": "rtn_asym.b3.g64.f16+gptq+lr2i8",
+    "gpt_neox.embed_in.weight": "rtn_sym.b3.g64.f16+had+lr2", // no matmul input: H = I
   },
 };
 
-Deno.test("pack --plan with +gptq: unpack gives exactly the Ŵ quantizeWeight measures; eval --plan = eval --subbit", async () => {
+Deno.test("pack --plan with +gptq, +had, +lr: unpack gives exactly the Ŵ quantizeWeight measures; eval --plan = eval --subbit", async () => {
   const dir = await Deno.makeTempDir();
   const plan = `${dir}/plan.json`;
   await Deno.writeTextFile(plan, JSON.stringify(PLAN));

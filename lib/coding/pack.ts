@@ -2,6 +2,8 @@
 import { InputError } from "../errors.ts";
 import { dequantizeSymbols } from "../quant/dequant.ts";
 import { groupLayout } from "../quant/groups.ts";
+import { hadamardBlock } from "../quant/hadamard.ts";
+import { applyPost, type PostTransforms } from "../quant/post.ts";
 import { metaFromBytes } from "../quant/meta.ts";
 import { getQuantizer } from "../quant/mod.ts";
 import { type HessianSource, quantizeWeight } from "../quant/transforms.ts";
@@ -12,7 +14,14 @@ import { hashModelFiles, openModel } from "../tensor/model.ts";
 import { selectLayers } from "../tensor/select.ts";
 import type { Tensor } from "../tensor/types.ts";
 import { ContainerReader, ContainerWriter } from "./container.ts";
-import { decodeStreams, encodeF32, encodeQuantized, serializeRecord, type TensorRecord } from "./record.ts";
+import {
+  decodeStreams,
+  encodeF32,
+  encodeQuantized,
+  type QuantizedDescriptor,
+  serializeRecord,
+  type TensorRecord,
+} from "./record.ts";
 
 export interface PackOptions {
   model: string;
@@ -112,6 +121,26 @@ export async function packModel(o: PackOptions): Promise<PackSummary> {
   return s;
 }
 
+/** A record's stored transforms (rotation, low-rank factors), checked against what the format knows. */
+function storedPost(d: QuantizedDescriptor, lowRankBytes: Uint8Array, what: string): PostTransforms {
+  const post: PostTransforms = {};
+  if (d.rotation) {
+    const r = d.rotation;
+    if (r.kind !== "hadamard" || !Number.isInteger(r.seed) || r.block !== hadamardBlock(d.shape[1])) {
+      throw new InputError(`${what}: unknown rotation ${JSON.stringify(r)}`);
+    }
+    post.rotation = r;
+  }
+  if (d.low_rank) {
+    const { rank, dtype } = d.low_rank;
+    if (!Number.isInteger(rank) || rank < 1 || rank > Math.min(...d.shape) || (dtype !== "f16" && dtype !== "i8")) {
+      throw new InputError(`${what}: bad low-rank descriptor ${JSON.stringify(d.low_rank)}`);
+    }
+    post.lowRank = { rank, dtype, bytes: lowRankBytes };
+  }
+  return post;
+}
+
 /** Rebuild a tensor (Ŵ for quantized ones) from its record. */
 export function restoreTensor(r: TensorRecord, file: string): Tensor {
   const d = r.descriptor;
@@ -126,17 +155,14 @@ export function restoreTensor(r: TensorRecord, file: string): Tensor {
   }
   const [rows, cols] = d.shape;
   const layout = groupLayout(rows, cols, d.group_size);
-  const { symbols, scaleBytes, zeroBytes } = decodeStreams(r, what);
+  const { symbols, scaleBytes, zeroBytes, lowRankBytes } = decodeStreams(r, what);
   const scales = metaFromBytes(scaleBytes, layout.count, d.scale_dtype, `${what}: scales`);
   const zeros = zeroBytes.length ? metaFromBytes(zeroBytes, layout.count, d.scale_dtype, `${what}: zeros`) : undefined;
   if (d.reconstruction.kind !== "scaled" && !zeros) {
     throw new InputError(`${what}: ${d.reconstruction.kind} needs zero-points`);
   }
-  return {
-    name: d.name,
-    shape: d.shape,
-    data: dequantizeSymbols(symbols, { scales, zeros }, d.reconstruction, layout),
-  };
+  const base = dequantizeSymbols(symbols, { scales, zeros }, d.reconstruction, layout);
+  return { name: d.name, shape: d.shape, data: applyPost(base, rows, cols, storedPost(d, lowRankBytes, what), what) };
 }
 
 /** Read every tensor of a container, dequantized. */

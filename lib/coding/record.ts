@@ -10,6 +10,8 @@
  */
 import { InputError } from "../errors.ts";
 import type { Reconstruction } from "../quant/dequant.ts";
+import type { Rotation } from "../quant/hadamard.ts";
+import type { LowRankDtype } from "../quant/low_rank.ts";
 import type { GroupSize, Quantized, ScaleDtype } from "../quant/types.ts";
 import { crc32 } from "./crc32.ts";
 import { codeBest, getCoder } from "./mod.ts";
@@ -31,6 +33,10 @@ export interface QuantizedDescriptor {
   meta_coder: string;
   scale_bytes: number;
   zero_bytes: number;
+  /** `had`: the codes are of W·Qᵀ (lib/quant/hadamard.ts); absent = not rotated. */
+  rotation?: Rotation;
+  /** `lr<r>`: the correction's factors, stored in the metadata stream after scales and zeros. */
+  low_rank?: { rank: number; dtype: LowRankDtype; bytes: number };
 }
 
 export interface F32Descriptor {
@@ -71,7 +77,11 @@ export function encodeQuantized(
   coderIds?: readonly string[],
 ): EncodedTensor {
   const best = codeBest(q.symbols, q.levels, cols, coderIds);
-  const rawMeta = concat(q.meta.scaleBytes, q.meta.zeroBytes ?? new Uint8Array(0));
+  const lowRank = q.post?.lowRank;
+  const rawMeta = concat(
+    concat(q.meta.scaleBytes, q.meta.zeroBytes ?? new Uint8Array(0)),
+    lowRank?.bytes ?? new Uint8Array(0),
+  );
   let meta = rawMeta, metaCoder = "raw";
   if (rawMeta.length >= 64) {
     const coded = codeBest(rawMeta, 256, rawMeta.length, ["static_o0", "adaptive_o0"]);
@@ -91,6 +101,8 @@ export function encodeQuantized(
     scale_bytes: q.meta.scaleBytes.length,
     zero_bytes: q.meta.zeroBytes?.length ?? 0,
   };
+  if (q.post?.rotation) descriptor.rotation = q.post.rotation;
+  if (lowRank) descriptor.low_rank = { rank: lowRank.rank, dtype: lowRank.dtype, bytes: lowRank.bytes.length };
   return { record: { descriptor, symbols: best.bytes, meta }, coderSizes: best.sizes };
 }
 
@@ -172,7 +184,7 @@ export function parseRecordBody(body: Uint8Array, crc: number, offset: number, f
 export function decodeStreams(
   r: TensorRecord,
   what: string,
-): { symbols: Uint8Array; scaleBytes: Uint8Array; zeroBytes: Uint8Array } {
+): { symbols: Uint8Array; scaleBytes: Uint8Array; zeroBytes: Uint8Array; lowRankBytes: Uint8Array } {
   const d = r.descriptor;
   if (d.kind !== "quantized") throw new InputError(`${what}: not a quantized tensor`);
   const [rows, cols] = d.shape;
@@ -180,12 +192,18 @@ export function decodeStreams(
   for (let i = 0; i < symbols.length; i++) {
     if (symbols[i] >= d.levels) throw new InputError(`${what}: symbol ${symbols[i]} out of range`);
   }
-  const metaLen = d.scale_bytes + d.zero_bytes;
+  const zeroEnd = d.scale_bytes + d.zero_bytes;
+  const metaLen = zeroEnd + (d.low_rank?.bytes ?? 0);
   const meta = d.meta_coder === "raw"
     ? r.meta
     : getCoder(d.meta_coder).decode(r.meta, metaLen, 256, metaLen, `${what}: metadata`);
   if (meta.length !== metaLen) {
     throw new InputError(`${what}: metadata is ${meta.length} bytes, descriptor says ${metaLen}`);
   }
-  return { symbols, scaleBytes: meta.subarray(0, d.scale_bytes), zeroBytes: meta.subarray(d.scale_bytes) };
+  return {
+    symbols,
+    scaleBytes: meta.subarray(0, d.scale_bytes),
+    zeroBytes: meta.subarray(d.scale_bytes, zeroEnd),
+    lowRankBytes: meta.subarray(zeroEnd),
+  };
 }

@@ -48,7 +48,7 @@ export function gptqQuantize(w: WeightMatrix, c: QuantConfig, hessian: Float64Ar
   const params: GroupParams[] = new Array(layout.count);
   // A sparse mask is chosen block by block from the updated weights, so blocks are one group there.
   const block = sparse || g > GPTQ_BLOCK ? g : g * Math.floor(GPTQ_BLOCK / g);
-  if (sparse) chooseMask(W, u, rows, cols, 0, block, c.sparsity!, forced!);
+  if (sparse) chooseMask(W, u, rows, cols, 0, Math.min(cols, block), c.sparsity!, forced!);
   if (c.groupSize === "tensor") params[0] = grid.fit(W, W.length, forced);
   const symbols = new Uint8Array(W.length);
   const err = new Float64Array(rows * block);

@@ -66,12 +66,10 @@ export function inverseFromCholesky(l: Float64Array, n: number): Float64Array {
 }
 
 /**
- * GPTQ's preparation of H (a copy): columns that never saw input (H_ii = 0)
- * get H_ii = 1 (their weights are then free to absorb error), λ·I added with
- * λ = `damp` × mean diag(H); returns U, the upper Cholesky factor of H⁻¹
- * (row i holds the coefficients GPTQ spreads column i's error with).
+ * GPTQ's preparation of H, as a copy: columns that never saw input (H_ii = 0)
+ * get H_ii = 1, then λ·I is added with λ = `damp` × mean diag(H).
  */
-export function gptqInverseFactor(hessian: Float64Array, n: number, damp = 0.01): Float64Array {
+export function dampedHessian(hessian: Float64Array, n: number, damp = 0.01): Float64Array {
   const h = Float64Array.from(hessian);
   let mean = 0;
   for (let i = 0; i < n; i++) {
@@ -80,6 +78,16 @@ export function gptqInverseFactor(hessian: Float64Array, n: number, damp = 0.01)
   }
   const lambda = (damp * mean) / n;
   for (let i = 0; i < n; i++) h[i * n + i] += lambda;
+  return h;
+}
+
+/**
+ * U, the upper Cholesky factor of H⁻¹ for the damped H (dampedHessian: a
+ * dead column's weights are then free to absorb error); row i holds the
+ * coefficients GPTQ spreads column i's error with.
+ */
+export function gptqInverseFactor(hessian: Float64Array, n: number, damp = 0.01): Float64Array {
+  const h = dampedHessian(hessian, n, damp);
   const inv = inverseFromCholesky(choleskyLower(h, n), n);
   const l = choleskyLower(inv, n); // H⁻¹ = L Lᵀ, so U = Lᵀ
   const u = new Float64Array(n * n);

@@ -1,24 +1,36 @@
 /**
- * Calibrated transforms over the base methods, written after a config id with
- * "+" and applied in one documented order: awq, had, gptq, lr<r> (e.g.
- * `ternary_absmean.g64.f16+gptq`). Each needs the layer's calibration
- * inputs — its Hessian H = XᵀX — so every caller quantizes through
- * `quantizeWeight` with a source of Hessians. The stored form is the base
- * method's, so coding, packing and the kernels see nothing new.
+ * Transforms over the base methods, written after a config id with "+" and
+ * applied in one documented order: awq, had, gptq, lr<r> (e.g.
+ * `ternary_absmean.g64.f16+had+gptq+lr8`). The calibrated ones need the
+ * layer's inputs — its Hessian H = XᵀX — so every caller quantizes through
+ * `quantizeWeight` with a source of Hessians. The codes are stored in the
+ * base method's form; `had`'s rotation and `lr`'s factors travel beside them
+ * (Quantized.post, lib/quant/post.ts) and every stored bit is in metaBits.
  */
 import { InputError } from "../errors.ts";
 import { gptqQuantize } from "./gptq.ts";
 import { GPTQ_SCALE_DTYPES } from "./gptq_grids.ts";
 import { getQuantizer } from "./mod.ts";
+import { rotateHessian, rotateWeight, type Rotation, rotationFor } from "./hadamard.ts";
+import { fitLowRank, type LowRankDtype } from "./low_rank.ts";
+import { applyPost, type PostTransforms } from "./post.ts";
 import type { QuantConfig, Quantized, Transform, WeightMatrix } from "./types.ts";
 
 /** The documented order; only those in IMPLEMENTED parse. */
 export const TRANSFORM_ORDER = ["awq", "had", "gptq", "lr"] as const;
-export const IMPLEMENTED: readonly Transform[] = ["gptq"];
+export const IMPLEMENTED: readonly string[] = ["had", "gptq", "lr<r>", "lr<r>i8"];
+/** The largest rank `lr<r>` takes (a correction past this costs more than the weights it corrects). */
+export const MAX_LOW_RANK = 4096;
 
 /** Where calibrated transforms get a layer's Hessian (f64, cols × cols), or null when it has no inputs. */
 export interface HessianSource {
   hessian(weight: string, cols: number): Float64Array | null;
+}
+
+/** `lr<r>` / `lr<r>i8` → its rank and factor dtype, or null for another transform. */
+export function lowRankOf(t: Transform): { rank: number; dtype: LowRankDtype } | null {
+  const m = /^lr(\d+)(i8)?$/.exec(t);
+  return m ? { rank: Number(m[1]), dtype: m[2] ? "i8" : "f16" } : null;
 }
 
 /** Parse the "+" suffixes of a config id, refusing unknown, unimplemented, repeated or out-of-order ones. */
@@ -26,11 +38,20 @@ export function parseTransforms(parts: string[]): Transform[] {
   const out: Transform[] = [];
   let last = -1;
   for (const p of parts) {
-    const base = p.replace(/\d+(i8)?$/, "");
+    const lr = /^lr(\d*)(i8)?$/.exec(p);
+    const base = lr ? "lr" : p;
     const k = TRANSFORM_ORDER.indexOf(base as typeof TRANSFORM_ORDER[number]);
     if (k < 0) throw new InputError(`unknown transform '+${p}' (known: +${IMPLEMENTED.join(", +")})`);
-    if (!IMPLEMENTED.includes(p as Transform)) {
+    if (base === "awq") {
       throw new InputError(`transform '+${p}' is not implemented yet (implemented: +${IMPLEMENTED.join(", +")})`);
+    }
+    if (lr) {
+      const r = Number(lr[1]);
+      if (!/^[1-9]\d*$/.test(lr[1]) || r > MAX_LOW_RANK) {
+        throw new InputError(
+          `transform '+${p}': the rank must be a whole number from 1 to ${MAX_LOW_RANK} (e.g. +lr8)`,
+        );
+      }
     }
     if (k <= last) {
       throw new InputError(`transforms go in the order +${TRANSFORM_ORDER.join(", +")}: got +${parts.join("+")}`);
@@ -48,27 +69,71 @@ export function validateTransforms(c: QuantConfig): void {
   }
 }
 
-/** Does the config need calibration inputs? */
+/** Does the config need calibration inputs? (`had` alone does not: its rotation is seeded, not fitted.) */
 export function needsCalibration(c: QuantConfig): boolean {
-  return (c.transforms?.length ?? 0) > 0;
+  return (c.transforms ?? []).some((t) => t !== "had");
+}
+
+/** Is the stored form rotated (its kernel would need rotated activations)? */
+export function isRotated(c: QuantConfig): boolean {
+  return c.transforms?.includes("had") ?? false;
+}
+
+/** H' = Q·H·Qᵀ per (Hessian, rotation seed), cached: a layer's menu of configs shares one (and GPTQ's factor of it). */
+const rotatedHessians = new WeakMap<Float64Array, Map<number, Float64Array>>();
+function rotatedHessianFor(h: Float64Array, cols: number, r: Rotation): Float64Array {
+  let bySeed = rotatedHessians.get(h);
+  if (!bySeed) rotatedHessians.set(h, bySeed = new Map());
+  let hr = bySeed.get(r.seed);
+  if (!hr) bySeed.set(r.seed, hr = rotateHessian(h, cols, r));
+  return hr;
 }
 
 /**
- * Quantize one weight with its config: the base method, or its transforms
- * given the layer's Hessian. A weight the calibration pass never feeds as a
- * matmul input — the input embedding, a lookup whose output error is per
- * element (GPTQ with H = I, i.e. the base method) — takes the base method.
+ * Quantize one weight with its config: the base method, then its transforms
+ * in order — `had` rotates W (and H) along the input dimension, `gptq`
+ * quantizes with error feedback through H, `lr<r>` fits a low-rank
+ * correction of the residual in the original basis. A weight the
+ * calibration pass never feeds as a matmul input — the input embedding, a
+ * lookup whose output error is per element — takes H = I: GPTQ is then the
+ * base method and the correction the plain truncated SVD of the residual.
  */
 export function quantizeWeight(w: WeightMatrix, c: QuantConfig, hessians?: HessianSource | null): Quantized {
   const q = getQuantizer(c.method);
-  if (!needsCalibration(c)) return q.quantize(w, c);
+  const transforms = c.transforms ?? [];
+  if (!transforms.length) return q.quantize(w, c);
   q.validate(c);
   validateTransforms(c);
-  if (!hessians) {
-    throw new InputError(
-      `${w.name}: +${c.transforms!.join("+")} needs calibration inputs (a GPT-NeoX model and calib.txt)`,
-    );
+  let h: Float64Array | null = null;
+  if (needsCalibration(c)) {
+    if (!hessians) {
+      throw new InputError(
+        `${w.name}: +${transforms.join("+")} needs calibration inputs (a GPT-NeoX model and calib.txt)`,
+      );
+    }
+    h = hessians.hessian(w.name, w.cols);
   }
-  const h = hessians.hessian(w.name, w.cols);
-  return h ? gptqQuantize(w, c, h) : q.quantize(w, c);
+  const { rows, cols } = w;
+  const rotation = isRotated(c) ? rotationFor(w.name, cols) : undefined;
+  const wIn = rotation ? { ...w, data: rotateWeight(w.data, rows, cols, rotation) } : w;
+  const hIn = rotation && h ? rotatedHessianFor(h, cols, rotation) : h;
+  const base = transforms.includes("gptq") && hIn ? gptqQuantize(wIn, c, hIn) : q.quantize(wIn, c);
+  const lr = transforms.map(lowRankOf).find((x) => x !== null);
+  if (!rotation && !lr) return base;
+  const post: PostTransforms = { rotation };
+  if (lr) {
+    const wq = applyPost(base.dequantize(), rows, cols, post, w.name);
+    post.lowRank = fitLowRank(w.data, wq, rows, cols, h, lr.rank, lr.dtype, w.name);
+  }
+  return withPost(base, post, rows, cols, w.name);
+}
+
+/** The base quantization with stored transforms: Ŵ through applyPost, their bits counted in metaBits. */
+function withPost(base: Quantized, post: PostTransforms, rows: number, cols: number, name: string): Quantized {
+  return {
+    ...base,
+    meta: { ...base.meta, metaBits: base.meta.metaBits + 8 * (post.lowRank?.bytes.length ?? 0) },
+    post,
+    dequantize: () => applyPost(base.dequantize(), rows, cols, post, name),
+  };
 }

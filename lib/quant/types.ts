@@ -1,5 +1,6 @@
 /** The quantizer contract every method implements (see DESIGN.md). */
 import type { Reconstruction } from "./dequant.ts";
+import type { PostTransforms } from "./post.ts";
 
 export type MethodId = "rtn_sym" | "rtn_asym" | "sign" | "ternary_absmean" | "sparse_klevel" | "hqq";
 export type ScaleDtype = "f16" | "bf16" | "fp8_e4m3" | "q8g128";
@@ -8,8 +9,11 @@ export type GroupSize = number | "row" | "tensor";
 /** The grid axes a method may take besides group size and scale dtype. */
 export type Axis = "bits" | "levels" | "sparsity";
 
-/** A calibrated transform over a base method, written after its config id with "+" (lib/quant/transforms.ts). */
-export type Transform = "gptq";
+/**
+ * A transform over a base method, written after its config id with "+"
+ * (lib/quant/transforms.ts): had, gptq, lr<r> (f16 factors) or lr<r>i8.
+ */
+export type Transform = "awq" | "had" | "gptq" | `lr${number}` | `lr${number}i8`;
 
 /** One point of the grid. */
 export interface QuantConfig {
@@ -43,7 +47,12 @@ export interface Quantized {
   meta: QuantMeta;
   /** How symbols + meta map back to weights (see dequant.ts). */
   reconstruction: Reconstruction;
-  /** Ŵ in W's layout. */
+  /**
+   * Transforms stored beside the codes (`had`'s rotation, `lr`'s factors);
+   * absent when Ŵ is the base reconstruction. Their bits are in meta.metaBits.
+   */
+  post?: PostTransforms;
+  /** Ŵ in W's layout (in the original basis, corrections added). */
   dequantize(): Float32Array;
 }
 

@@ -10,6 +10,8 @@ function polarsType(c: Column) {
       return pl.Int64;
     case "f64":
       return pl.Float64;
+    case "bool":
+      return pl.Bool;
     case "list_i64":
       return pl.List(pl.Int64);
   }

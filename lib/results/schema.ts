@@ -2,7 +2,7 @@
  * The row schema: one row per (layer, config). Columns are snake_case,
  * documented here and in the README, extended, never renamed.
  */
-export type ColumnType = "str" | "i64" | "f64" | "list_i64";
+export type ColumnType = "str" | "i64" | "f64" | "bool" | "list_i64";
 
 export interface Column {
   name: string;
@@ -38,7 +38,11 @@ export const ROW_COLUMNS: readonly Column[] = [
   { name: "scale_dtype", type: "str", doc: "storage of scales/zeros: f16, bf16, fp8_e4m3, q8g128" },
   { name: "packed_bits", type: "i64", doc: "fixed-width payload: params × ceil(log2(levels))" },
   { name: "entropy_bits", type: "f64", doc: "order-0 entropy bound of the symbols: params × H(level histogram)" },
-  { name: "meta_bits", type: "i64", doc: "exact stored size of scales + zeros (and their own metadata)" },
+  {
+    name: "meta_bits",
+    type: "i64",
+    doc: "exact stored size of scales + zeros (and their own metadata) + low-rank factors (`+lr<r>`)",
+  },
   {
     name: "bits_basis",
     type: "str",
@@ -110,6 +114,18 @@ export const ROW_COLUMNS: readonly Column[] = [
     doc: "median µs of one GEMV of this layer's shape with that kernel (batch 1, 1 thread, cache-resident)",
   },
   { name: "seed", type: "i64", doc: "the run's seed" },
+  {
+    name: "rotated",
+    type: "bool",
+    doc:
+      "true for `+had` configs: the codes are of W·Qᵀ, so a kernel over them needs rotated activations Q·x (gemv_us times the stored codes, not the rotation)",
+  },
+  {
+    name: "low_rank_bits",
+    type: "i64",
+    nullable: true,
+    doc: "stored bits of a `+lr<r>` correction's factors (included in meta_bits and bits_per_param); null without one",
+  },
 ];
 
-export type Row = Record<string, string | number | number[] | null>;
+export type Row = Record<string, string | number | boolean | number[] | null>;

@@ -77,6 +77,8 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
     kernel: lat?.kernel ?? null,
     gemv_us: lat?.gemv_us ?? null,
     seed: ctx.seed,
+    rotated: quant.post?.rotation !== undefined,
+    low_rank_bits: quant.post?.lowRank ? 8 * quant.post.lowRank.bytes.length : null,
   };
 }
 
