@@ -5,7 +5,7 @@ import { InputError } from "../lib/errors.ts";
 import { ensureNative } from "../lib/kernels/native.ts";
 import { allocate, measureSensitivity } from "../lib/model/allocate.ts";
 import { heldoutBpb } from "../lib/model/bpb.ts";
-import { NeoxForward, parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
+import { NeoxForward, parseActivations, parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
 import { nativeOps, tsOps } from "../lib/model/ops.ts";
 import { applyPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { calibrationFor, DEFAULT_CALIB_BYTES } from "../lib/model/calibration.ts";
@@ -52,6 +52,8 @@ DIR/uniform.json and DIR/allocate.jsonl (one JSON object per budget, also printe
   --calib FILE       calibration text for +gptq entries (default <model>/calib.txt)
   --calib-bytes N    its first N bytes (default ${DEFAULT_CALIB_BYTES}, as the sweep)
   --eval-bytes N     verification slice (default 65536)
+  --activations A    fp32 (default) or int8: linear layers' inputs quantized per token (absmax/127)
+                     in every evaluation, so plans are chosen and measured for the W×A8 model
   -h, --help`;
 
 async function main(): Promise<void> {
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     calib: { type: "string" },
     "calib-bytes": { type: "string", default: String(DEFAULT_CALIB_BYTES) },
     "eval-bytes": { type: "string", default: "65536" },
+    activations: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (f.help) return console.log(HELP);
@@ -71,6 +74,7 @@ async function main(): Promise<void> {
   const menu = (f.menu ? f.menu.split(",") : DEFAULT_MENU).map((s) => parseConfigId(s.trim()));
   const sensBytes = Number(f["sens-bytes"]), evalBytes = Number(f["eval-bytes"]);
   const calibBytes = Number(f["calib-bytes"]);
+  const activations = parseActivations(f.activations);
   for (const [k, v] of [["sens-bytes", sensBytes], ["eval-bytes", evalBytes], ["calib-bytes", calibBytes]] as const) {
     if (!Number.isInteger(v) || v < 2) throw new InputError(`--${k}: not an integer ≥ 2`);
   }
@@ -95,7 +99,7 @@ async function main(): Promise<void> {
   const sens = measureSensitivity(
     src,
     weights,
-    new NeoxForward(config, weights, ops),
+    new NeoxForward(config, weights, ops, activations),
     menu,
     sensText,
     progress(layers2d * menu.length, "sensitivity"),
@@ -107,7 +111,7 @@ async function main(): Promise<void> {
   const evalPlan = (plan: Map<string, ReturnType<typeof parseConfigId>>) => {
     const applied = applyPlan(src, weights, plan, hessians);
     return {
-      bpb: heldoutBpb(new NeoxForward(config, applied.weights, ops), evalText).bpb,
+      bpb: heldoutBpb(new NeoxForward(config, applied.weights, ops, activations), evalText).bpb,
       bitsPerParam: applied.bitsPerParam,
     };
   };
@@ -145,6 +149,7 @@ async function main(): Promise<void> {
       best_uniform_config: above?.config_id ?? null,
       best_affordable_uniform_bpb: affordable?.bpb ?? null,
       fp32_bpb: fp32.bpb,
+      activations,
       plan: `${out}/plan-${budget}.json`,
     });
     console.log(line);

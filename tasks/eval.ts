@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { evaluateBpb } from "../lib/model/bpb.ts";
-import { parseNeoxConfig, readAllWeights, type Weights } from "../lib/model/neox.ts";
+import { parseActivations, parseNeoxConfig, readAllWeights, type Weights } from "../lib/model/neox.ts";
 import { applyPlan, readPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { loadSubbitModel } from "../lib/model/subbit_model.ts";
 import { calibrationFor, DEFAULT_CALIB_BYTES, planNeedsCalibration } from "../lib/model/calibration.ts";
@@ -29,6 +29,8 @@ bytes, every byte after the first of a window predicted.
   --bytes N       evaluate the first N bytes (default 65536)
   --all           evaluate all of the text
   --text FILE     held-out text (default <model>/val.txt)
+  --activations A fp32 (default) or int8: every linear layer's input quantized per token
+                  (absmax/127, as the integer kernels do) before its matmul — the W×A8 model
   --threads N     threads for the C kernels (default: all cores)
   --json          print one JSON object {bpb, bits_per_param, bytes} last on stdout
   -h, --help`;
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
     all: { type: "boolean", default: false },
     text: { type: "string" },
     threads: { type: "string" },
+    activations: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(threads) || threads < 1) {
     throw new InputError(`--threads: '${f.threads}' is not a positive integer`);
   }
+  const activations = parseActivations(f.activations);
   const subbit = f.subbit ?? (f.model!.endsWith(".subbit") ? f.model : undefined);
   if (subbit && (f.config || f.plan)) {
     throw new InputError(`${subbit} is already quantized: --config/--plan do not apply to a .subbit model`);
@@ -77,15 +81,15 @@ async function main(): Promise<void> {
   }
   if (!f.all) text = text.subarray(0, bytes);
   const bar = progress(Math.ceil(text.length / config.max_position_embeddings), "eval");
-  const r = await evaluateBpb(config, m.weights, text, threads, bar);
+  const r = await evaluateBpb(config, m.weights, text, threads, bar, activations);
   bar.finish();
   const secs = r.seconds;
   console.error(
     `bpb ${r.bpb.toFixed(5)} over ${r.predicted} predicted bytes of ${r.bytes}; ${
       m.bitsPerParam.toFixed(4)
-    } bits/param (${m.quantized} of ${m.tensors} tensors quantized); ${secs.toFixed(1)} s`,
+    } bits/param (${m.quantized} of ${m.tensors} tensors quantized); ${activations} activations; ${secs.toFixed(1)} s`,
   );
-  if (f.json) console.log(JSON.stringify({ bpb: r.bpb, bits_per_param: m.bitsPerParam, bytes: r.bytes }));
+  if (f.json) console.log(JSON.stringify({ bpb: r.bpb, bits_per_param: m.bitsPerParam, bytes: r.bytes, activations }));
 }
 
 interface EvalModel {

@@ -1,6 +1,7 @@
 /** deno task sweep — quantize every selected layer with every config of a grid; rows → results/<run-id>/. */
 import { parseFlags, parseNumberList, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
+import { parseActivations } from "../lib/model/neox.ts";
 import { GRIDS, loadGrid, parseGroupSize } from "../lib/sweep/grid.ts";
 import { runSweep } from "../lib/sweep/run.ts";
 import { formatSummary, summarizeByKind } from "../lib/sweep/summary.ts";
@@ -27,8 +28,9 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --sparsity LIST      e.g. 0.8,0.9                     (overrides the grid)
   --group-sizes LIST   numbers, 'row' or 'tensor'       (overrides the grid)
   --scale-dtypes LIST  f16, bf16, fp8_e4m3, q8g128      (overrides the grid)
-  --transforms LIST    calibrated transform chains per config: none, gptq (e.g. none,gptq);
-                       +gptq uses the calibration inputs' Hessian (f16/bf16 scales)
+  --transforms LIST    transform chains per config, in the order had, gptq, lr<r>: none, gptq,
+                       had+gptq, gptq+lr8 … (e.g. none,gptq,had+gptq); +gptq and +lr<r> use the
+                       calibration inputs' Hessian (+gptq: f16/bf16 scales); +had rotates the input dimension
   --coders LIST        symbol models to try per layer, the smallest wins
                        (default: ${DEFAULT_CODERS.join(", ")};
                        also: ${[...CODERS.keys()].filter((c) => !DEFAULT_CODERS.includes(c)).join(", ")})
@@ -39,6 +41,8 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --no-calib           skip out_rel_error
   --eval               add delta_bpb: held-out bpb with only that layer quantized (one eval per row)
   --eval-bytes N       held-out slice for --eval, from <model>/val.txt (default 4096)
+  --activations A      with --eval: fp32 (default) or int8 — the forward pass quantizes every linear
+                       layer's input per token (absmax/127) before its matmul (the W×A8 model)
   --seed N             seed for every random choice (default 0)
   --out DIR            run folder (default results/<run-id>)
   --overwrite          replace the rows of an existing run folder
@@ -83,6 +87,7 @@ async function main(): Promise<void> {
     "no-calib": { type: "boolean", default: false },
     eval: { type: "boolean", default: false },
     "eval-bytes": { type: "string", default: "4096" },
+    activations: { type: "string" },
     seed: { type: "string", default: "0" },
     out: { type: "string" },
     overwrite: { type: "boolean", default: false },
@@ -118,6 +123,10 @@ async function main(): Promise<void> {
   const calibText = f["no-calib"]
     ? undefined
     : (await readOptional(f.calib ?? `${f.model}/calib.txt`, f.calib !== undefined))?.subarray(0, calibBytes);
+  const activations = parseActivations(f.activations);
+  if (f.activations !== undefined && !f.eval) {
+    throw new InputError("--activations applies to --eval's delta_bpb: add --eval");
+  }
   let evalText: Uint8Array | undefined;
   if (f.eval) {
     const n = Number(f["eval-bytes"]);
@@ -139,6 +148,7 @@ async function main(): Promise<void> {
     kernels: !f["no-kernels"],
     calibText,
     evalText,
+    activations,
   });
   console.error(`\n${formatSummary(summarizeByKind(res.rows, threshold), threshold)}\n`);
   console.error(

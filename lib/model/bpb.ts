@@ -7,7 +7,7 @@
  */
 import { ensureNative } from "../kernels/native.ts";
 import type { Progress } from "../sweep/progress.ts";
-import { type NeoxConfig, NeoxForward, type Weights } from "./neox.ts";
+import { type ActivationMode, type NeoxConfig, NeoxForward, type Weights } from "./neox.ts";
 import { nativeOps, tsOps } from "./ops.ts";
 
 export interface BpbResult {
@@ -50,10 +50,11 @@ export async function evaluateBpb(
   text: Uint8Array,
   threads: number,
   bar?: Progress,
+  activations: ActivationMode = "fp32",
 ): Promise<BpbResult & { seconds: number; ops: "c" | "ts" }> {
   const lib = await ensureNative();
   if (!lib) console.error("eval: C kernels unavailable (no gcc?): using the TypeScript reference ops, which is slow");
-  const model = new NeoxForward(config, weights, lib ? nativeOps(lib, threads) : tsOps);
+  const model = new NeoxForward(config, weights, lib ? nativeOps(lib, threads) : tsOps, activations);
   const t0 = performance.now();
   const r = heldoutBpb(model, text, bar);
   return { ...r, seconds: (performance.now() - t0) / 1000, ops: lib ? "c" : "ts" };

@@ -8,6 +8,7 @@
  */
 import { InputError } from "../errors.ts";
 import { type ModelSource, openModel } from "../tensor/model.ts";
+import { quantizeActivations } from "../kernels/formats.ts";
 import { type DenseOps, transpose } from "./ops.ts";
 
 export interface NeoxConfig {
@@ -22,6 +23,19 @@ export interface NeoxConfig {
   use_parallel_residual: boolean;
   layer_norm_eps: number;
   hidden_act: string;
+}
+
+/** How linear layers see their inputs: as computed (fp32) or quantized per token to int8. */
+export type ActivationMode = "fp32" | "int8";
+export const ACTIVATION_MODES: readonly ActivationMode[] = ["fp32", "int8"];
+
+/** The --activations flag's value, checked (default fp32). */
+export function parseActivations(v: string | undefined): ActivationMode {
+  if (v === undefined) return "fp32";
+  if (!ACTIVATION_MODES.includes(v as ActivationMode)) {
+    throw new InputError(`--activations: '${v}' is not one of ${ACTIVATION_MODES.join(", ")}`);
+  }
+  return v as ActivationMode;
 }
 
 /** Every weight the forward pass reads, by HF name, as f32. */
@@ -76,7 +90,18 @@ export class NeoxForward {
   private readonly linearShapes = new Map<string, [number, number]>();
   private readonly weights: Weights;
 
-  constructor(readonly config: NeoxConfig, weights: Weights, private readonly ops: DenseOps) {
+  /**
+   * `activations: "int8"` quantizes every linear layer's input per token
+   * (absmax/127, round half away from zero: the integer kernels'
+   * quantizeActivations) before its matmul — the W×A8 model; capture still
+   * sees the fp32 inputs.
+   */
+  constructor(
+    readonly config: NeoxConfig,
+    weights: Weights,
+    private readonly ops: DenseOps,
+    readonly activations: ActivationMode = "fp32",
+  ) {
     this.weights = new Map(weights);
     const c = config;
     this.headSize = c.hidden_size / c.num_attention_heads;
@@ -162,6 +187,11 @@ export class NeoxForward {
     if (T > c.max_position_embeddings) {
       throw new InputError(`sequence of ${T} tokens exceeds the context ${c.max_position_embeddings}`);
     }
+    /** A linear layer's input: captured as computed, then as the matmul sees it. */
+    const input = (weight: string, v: Float32Array, cols: number): Float32Array => {
+      capture?.(weight, v);
+      return this.activations === "int8" ? quantizeActivations(v, T, cols, cols).dequantized : v;
+    };
     const emb = this.w("gpt_neox.embed_in.weight");
     const x = new Float32Array(T * d);
     for (let t = 0; t < T; t++) {
@@ -184,9 +214,8 @@ export class NeoxForward {
         d,
         c.layer_norm_eps,
       );
-      capture?.(`${p}.attention.query_key_value.weight`, h);
       ops.gemm(
-        h,
+        input(`${p}.attention.query_key_value.weight`, h, d),
         this.t(`${p}.attention.query_key_value.weight`),
         this.w(`${p}.attention.query_key_value.bias`),
         qkv,
@@ -195,8 +224,8 @@ export class NeoxForward {
         d,
       );
       ops.attention(qkv, att, this.cos, this.sin, T, d, H, this.rot);
-      capture?.(`${p}.attention.dense.weight`, att);
-      ops.gemm(att, this.t(`${p}.attention.dense.weight`), this.w(`${p}.attention.dense.bias`), attnOut, T, d, d);
+      const attIn = input(`${p}.attention.dense.weight`, att, d);
+      ops.gemm(attIn, this.t(`${p}.attention.dense.weight`), this.w(`${p}.attention.dense.bias`), attnOut, T, d, d);
       if (c.use_parallel_residual) {
         ops.layernorm(
           x,
@@ -219,11 +248,11 @@ export class NeoxForward {
           c.layer_norm_eps,
         );
       }
-      capture?.(`${p}.mlp.dense_h_to_4h.weight`, h);
-      ops.gemm(h, this.t(`${p}.mlp.dense_h_to_4h.weight`), this.w(`${p}.mlp.dense_h_to_4h.bias`), up, T, ff, d);
+      const upIn = input(`${p}.mlp.dense_h_to_4h.weight`, h, d);
+      ops.gemm(upIn, this.t(`${p}.mlp.dense_h_to_4h.weight`), this.w(`${p}.mlp.dense_h_to_4h.bias`), up, T, ff, d);
       ops.gelu(up);
-      capture?.(`${p}.mlp.dense_4h_to_h.weight`, up);
-      ops.gemm(up, this.t(`${p}.mlp.dense_4h_to_h.weight`), this.w(`${p}.mlp.dense_4h_to_h.bias`), down, T, d, ff);
+      const downIn = input(`${p}.mlp.dense_4h_to_h.weight`, up, ff);
+      ops.gemm(downIn, this.t(`${p}.mlp.dense_4h_to_h.weight`), this.w(`${p}.mlp.dense_4h_to_h.bias`), down, T, d, ff);
       if (c.use_parallel_residual) { for (let i = 0; i < x.length; i++) x[i] += attnOut[i] + down[i]; }
       else for (let i = 0; i < x.length; i++) x[i] += down[i];
     }
@@ -237,8 +266,7 @@ export class NeoxForward {
       c.layer_norm_eps,
     );
     const logits = new Float32Array(T * c.vocab_size);
-    capture?.("embed_out.weight", h);
-    ops.gemm(h, this.t("embed_out.weight"), null, logits, T, c.vocab_size, d);
+    ops.gemm(input("embed_out.weight", h, d), this.t("embed_out.weight"), null, logits, T, c.vocab_size, d);
     return logits;
   }
 }

@@ -126,6 +126,11 @@ export const ROW_COLUMNS: readonly Column[] = [
     nullable: true,
     doc: "stored bits of a `+lr<r>` correction's factors (included in meta_bits and bits_per_param); null without one",
   },
+  {
+    name: "activations",
+    type: "str",
+    doc: "how delta_bpb's forward pass fed the linear layers: fp32, or int8 per token (`--activations int8`)",
+  },
 ];
 
 export type Row = Record<string, string | number | boolean | number[] | null>;

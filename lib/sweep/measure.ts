@@ -6,6 +6,7 @@ import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
 import { encodeQuantized, serializeRecord } from "../coding/record.ts";
 import type { LatencyTable } from "./latency.ts";
 import type { ModelEffects } from "./model_effects.ts";
+import type { ActivationMode } from "../model/neox.ts";
 import type { Row } from "../results/schema.ts";
 import { layerKind } from "../tensor/select.ts";
 import { configId } from "./grid.ts";
@@ -22,6 +23,8 @@ export interface RowContext {
   effects?: ModelEffects;
   /** Measure Δbpb (slow: one evaluation per row). */
   evalDelta?: boolean;
+  /** The activations Δbpb's forward pass uses (recorded in the row). */
+  activations?: ActivationMode;
 }
 
 export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowContext): Row {
@@ -79,6 +82,7 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
     seed: ctx.seed,
     rotated: quant.post?.rotation !== undefined,
     low_rank_bits: quant.post?.lowRank ? 8 * quant.post.lowRank.bytes.length : null,
+    activations: ctx.activations ?? "fp32",
   };
 }
 

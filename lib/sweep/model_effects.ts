@@ -7,7 +7,7 @@
 import { ensureNative } from "../kernels/native.ts";
 import { heldoutBpb } from "../model/bpb.ts";
 import { Calibration } from "../model/calibration.ts";
-import { NeoxForward, parseNeoxConfig, readAllWeights, type Weights } from "../model/neox.ts";
+import { type ActivationMode, NeoxForward, parseNeoxConfig, readAllWeights, type Weights } from "../model/neox.ts";
 import { nativeOps, tsOps } from "../model/ops.ts";
 import type { ModelSource } from "../tensor/model.ts";
 
@@ -25,7 +25,7 @@ export class ModelEffects {
   /** null when the model is not GPT-NeoX or nothing was asked for. */
   static async create(
     src: ModelSource,
-    opts: { calibText?: Uint8Array; evalText?: Uint8Array },
+    opts: { calibText?: Uint8Array; evalText?: Uint8Array; activations?: ActivationMode },
   ): Promise<ModelEffects | null> {
     if (!opts.calibText && !opts.evalText) return null;
     let config;
@@ -37,8 +37,10 @@ export class ModelEffects {
     const weights = await readAllWeights(src);
     const lib = await ensureNative();
     const ops = lib ? nativeOps(lib) : tsOps;
-    const model = new NeoxForward(config, weights, ops);
-    const calib = opts.calibText ? Calibration.capture(model, opts.calibText, ops) : null;
+    // calibration inputs are the fp32 model's; Δbpb is measured with the requested activations
+    const fp32 = new NeoxForward(config, weights, ops);
+    const calib = opts.calibText ? Calibration.capture(fp32, opts.calibText, ops) : null;
+    const model = opts.activations === "int8" ? new NeoxForward(config, weights, ops, "int8") : fp32;
     return new ModelEffects(model, weights, calib, opts.evalText ?? null);
   }
 

@@ -1,4 +1,5 @@
 /** The sweep engine: grid × layers → one row per (layer, config), written as it goes. */
+import type { ActivationMode } from "../model/neox.ts";
 import { DEFAULT_CODERS, getCoder } from "../coding/mod.ts";
 import { InputError } from "../errors.ts";
 import { ensureNative } from "../kernels/native.ts";
@@ -37,6 +38,8 @@ export interface SweepOptions {
   calibText?: Uint8Array;
   /** Held-out slice for delta_bpb (--eval); absent = no Δbpb. */
   evalText?: Uint8Array;
+  /** How the --eval forward pass feeds linear layers (default fp32; int8 = W×A8). */
+  activations?: ActivationMode;
 }
 
 export interface Manifest {
@@ -48,6 +51,8 @@ export interface Manifest {
   config_ids: string[];
   seed: number;
   coders: string[] | null;
+  /** The activations of delta_bpb's forward pass. */
+  activations: ActivationMode;
   model: { path: string; format: string; files: string[]; sha256: string; config: Record<string, unknown> };
   layers: string[];
   /** Selected 2-D tensors with no elements (N×0, 0×N): nothing to quantize, so no rows; stored as f32 by pack. */
@@ -113,6 +118,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     config_ids: configs.map(configId),
     seed: o.seed,
     coders: o.coders === null ? null : o.coders ?? [...DEFAULT_CODERS],
+    activations: o.activations ?? "fp32",
     model: {
       path: o.model,
       format: src.format,
@@ -130,7 +136,11 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   await writeManifest(o.outDir, manifest);
   const lib = o.kernels === false ? null : await ensureNative();
   const latency = lib ? new LatencyTable(lib) : undefined;
-  const effects = (await ModelEffects.create(src, { calibText: o.calibText, evalText: o.evalText })) ?? undefined;
+  const effects = (await ModelEffects.create(src, {
+    calibText: o.calibText,
+    evalText: o.evalText,
+    activations: o.activations,
+  })) ?? undefined;
   const rows: Row[] = [];
   const bar = progress(layers.length * configs.length, "sweep", { quiet: o.quiet });
   try {
@@ -147,6 +157,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
             latency,
             effects,
             evalDelta: !!o.evalText,
+            activations: o.activations ?? "fp32",
           }),
         );
         bar.tick(rows.length, `${info.name} ${configId(c)}`);
