@@ -31,6 +31,14 @@ export const DEFAULT_MENU = [
   "ternary_absmean.g64.f16+gptq",
   "hqq.b2.g64.f16+gptq",
   "hqq.b3.g64.f16+gptq",
+  "hqq.b4.g64.f16+gptq",
+  // and after a randomized Hadamard rotation of the input dimension (incoherence processing)
+  "sparse_klevel.l3.s0.95.g64.f16+had+gptq",
+  "sparse_klevel.l3.s0.9.g64.f16+had+gptq",
+  "sparse_klevel.l5.s0.8.g64.f16+had+gptq",
+  "ternary_absmean.g64.f16+had+gptq",
+  "hqq.b2.g64.f16+had+gptq",
+  "hqq.b3.g64.f16+had+gptq",
 ];
 
 const HELP = `deno task allocate [--model PATH] [--budgets 1,1.5,2,3] [--out DIR] [--menu IDS]

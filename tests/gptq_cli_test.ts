@@ -14,7 +14,7 @@ Deno.test("config ids: +gptq round-trips; unknown, unimplemented and out-of-orde
   }
   assert.deepEqual(parseConfigId("hqq.b2.g64.f16+gptq").transforms, ["gptq"]);
   assert.throws(() => parseConfigId("hqq.b2.g64.f16+magic"), /unknown transform '\+magic'/);
-  assert.throws(() => parseConfigId("hqq.b2.g64.f16+awq"), /not implemented yet/);
+  assert.throws(() => parseConfigId("hqq.b2.g64.f16+gptq+awq"), /in the order/);
   assert.throws(() => parseConfigId("hqq.b2.g64.f16+gptq+gptq"), /in the order/);
   assert.throws(() => parseConfigId("hqq.b2.g64.q8g128+gptq"), /f16 or bf16/);
 });
@@ -28,6 +28,7 @@ const PLAN = {
     "gpt_neox.layers.4.attention.query_key_value.weight": "ternary_absmean.g64.f16+had+gptq",
     "gpt_neox.layers.5.mlp.dense_4h_to_h.weight": "rtn_asym.b3.g64.f16+gptq+lr2i8",
     "gpt_neox.embed_in.weight": "rtn_sym.b3.g64.f16+had+lr2", // no matmul input: H = I
+    "gpt_neox.layers.0.mlp.dense_h_to_4h.weight": "rtn_asym.b2.g64.f16+awq+had+gptq",
   },
 };
 

@@ -122,8 +122,19 @@ export async function packModel(o: PackOptions): Promise<PackSummary> {
 }
 
 /** A record's stored transforms (rotation, low-rank factors), checked against what the format knows. */
-function storedPost(d: QuantizedDescriptor, lowRankBytes: Uint8Array, what: string): PostTransforms {
+function storedPost(
+  d: QuantizedDescriptor,
+  channelScaleBytes: Uint8Array,
+  lowRankBytes: Uint8Array,
+  what: string,
+): PostTransforms {
   const post: PostTransforms = {};
+  if (d.channel_scales) {
+    if (d.channel_scales.bytes !== 2 * d.shape[1] || typeof d.channel_scales.alpha !== "number") {
+      throw new InputError(`${what}: bad channel-scale descriptor ${JSON.stringify(d.channel_scales)}`);
+    }
+    post.channelScales = { alpha: d.channel_scales.alpha, bytes: channelScaleBytes };
+  }
   if (d.rotation) {
     const r = d.rotation;
     if (r.kind !== "hadamard" || !Number.isInteger(r.seed) || r.block !== hadamardBlock(d.shape[1])) {
@@ -155,14 +166,18 @@ export function restoreTensor(r: TensorRecord, file: string): Tensor {
   }
   const [rows, cols] = d.shape;
   const layout = groupLayout(rows, cols, d.group_size);
-  const { symbols, scaleBytes, zeroBytes, lowRankBytes } = decodeStreams(r, what);
+  const { symbols, scaleBytes, zeroBytes, channelScaleBytes, lowRankBytes } = decodeStreams(r, what);
   const scales = metaFromBytes(scaleBytes, layout.count, d.scale_dtype, `${what}: scales`);
   const zeros = zeroBytes.length ? metaFromBytes(zeroBytes, layout.count, d.scale_dtype, `${what}: zeros`) : undefined;
   if (d.reconstruction.kind !== "scaled" && !zeros) {
     throw new InputError(`${what}: ${d.reconstruction.kind} needs zero-points`);
   }
   const base = dequantizeSymbols(symbols, { scales, zeros }, d.reconstruction, layout);
-  return { name: d.name, shape: d.shape, data: applyPost(base, rows, cols, storedPost(d, lowRankBytes, what), what) };
+  return {
+    name: d.name,
+    shape: d.shape,
+    data: applyPost(base, rows, cols, storedPost(d, channelScaleBytes, lowRankBytes, what), what),
+  };
 }
 
 /** Read every tensor of a container, dequantized. */

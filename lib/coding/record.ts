@@ -33,6 +33,8 @@ export interface QuantizedDescriptor {
   meta_coder: string;
   scale_bytes: number;
   zero_bytes: number;
+  /** `awq`: f16 per-input-channel scales in the metadata stream after scales and zeros (cols × 2 bytes). */
+  channel_scales?: { alpha: number; bytes: number };
   /** `had`: the codes are of W·Qᵀ (lib/quant/hadamard.ts); absent = not rotated. */
   rotation?: Rotation;
   /** `lr<r>`: the correction's factors, stored in the metadata stream after scales and zeros. */
@@ -80,7 +82,7 @@ export function encodeQuantized(
   const lowRank = q.post?.lowRank;
   const rawMeta = concat(
     concat(q.meta.scaleBytes, q.meta.zeroBytes ?? new Uint8Array(0)),
-    lowRank?.bytes ?? new Uint8Array(0),
+    concat(q.post?.channelScales?.bytes ?? new Uint8Array(0), lowRank?.bytes ?? new Uint8Array(0)),
   );
   let meta = rawMeta, metaCoder = "raw";
   if (rawMeta.length >= 64) {
@@ -101,6 +103,8 @@ export function encodeQuantized(
     scale_bytes: q.meta.scaleBytes.length,
     zero_bytes: q.meta.zeroBytes?.length ?? 0,
   };
+  const cs = q.post?.channelScales;
+  if (cs) descriptor.channel_scales = { alpha: cs.alpha, bytes: cs.bytes.length };
   if (q.post?.rotation) descriptor.rotation = q.post.rotation;
   if (lowRank) descriptor.low_rank = { rank: lowRank.rank, dtype: lowRank.dtype, bytes: lowRank.bytes.length };
   return { record: { descriptor, symbols: best.bytes, meta }, coderSizes: best.sizes };
@@ -184,7 +188,13 @@ export function parseRecordBody(body: Uint8Array, crc: number, offset: number, f
 export function decodeStreams(
   r: TensorRecord,
   what: string,
-): { symbols: Uint8Array; scaleBytes: Uint8Array; zeroBytes: Uint8Array; lowRankBytes: Uint8Array } {
+): {
+  symbols: Uint8Array;
+  scaleBytes: Uint8Array;
+  zeroBytes: Uint8Array;
+  channelScaleBytes: Uint8Array;
+  lowRankBytes: Uint8Array;
+} {
   const d = r.descriptor;
   if (d.kind !== "quantized") throw new InputError(`${what}: not a quantized tensor`);
   const [rows, cols] = d.shape;
@@ -193,7 +203,8 @@ export function decodeStreams(
     if (symbols[i] >= d.levels) throw new InputError(`${what}: symbol ${symbols[i]} out of range`);
   }
   const zeroEnd = d.scale_bytes + d.zero_bytes;
-  const metaLen = zeroEnd + (d.low_rank?.bytes ?? 0);
+  const channelEnd = zeroEnd + (d.channel_scales?.bytes ?? 0);
+  const metaLen = channelEnd + (d.low_rank?.bytes ?? 0);
   const meta = d.meta_coder === "raw"
     ? r.meta
     : getCoder(d.meta_coder).decode(r.meta, metaLen, 256, metaLen, `${what}: metadata`);
@@ -204,6 +215,7 @@ export function decodeStreams(
     symbols,
     scaleBytes: meta.subarray(0, d.scale_bytes),
     zeroBytes: meta.subarray(d.scale_bytes, zeroEnd),
-    lowRankBytes: meta.subarray(zeroEnd),
+    channelScaleBytes: meta.subarray(zeroEnd, channelEnd),
+    lowRankBytes: meta.subarray(channelEnd),
   };
 }

@@ -57,6 +57,16 @@ export class Calibration implements HessianSource {
     return new Calibration(inputs, ops);
   }
 
+  /** mean |x_j| of a weight's captured inputs, per input channel (f64), for `awq`. */
+  meanAbs(weight: string, cols: number): Float64Array | null {
+    const x = this.inputs.get(weight);
+    if (!x) return null;
+    const m = new Float64Array(cols), tokens = x.length / cols;
+    for (let t = 0; t < tokens; t++) for (let j = 0; j < cols; j++) m[j] += Math.abs(x[t * cols + j]);
+    for (let j = 0; j < cols; j++) m[j] /= tokens;
+    return m;
+  }
+
   has(weight: string): boolean {
     return this.inputs.has(weight);
   }

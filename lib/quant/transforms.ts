@@ -11,6 +11,7 @@ import { InputError } from "../errors.ts";
 import { gptqQuantize } from "./gptq.ts";
 import { GPTQ_SCALE_DTYPES } from "./gptq_grids.ts";
 import { getQuantizer } from "./mod.ts";
+import { decodeChannelScales, scaleColumns, scaleHessian, searchChannelScales } from "./awq.ts";
 import { rotateHessian, rotateWeight, type Rotation, rotationFor } from "./hadamard.ts";
 import { fitLowRank, type LowRankDtype } from "./low_rank.ts";
 import { applyPost, type PostTransforms } from "./post.ts";
@@ -18,13 +19,16 @@ import type { QuantConfig, Quantized, Transform, WeightMatrix } from "./types.ts
 
 /** The documented order; only those in IMPLEMENTED parse. */
 export const TRANSFORM_ORDER = ["awq", "had", "gptq", "lr"] as const;
-export const IMPLEMENTED: readonly string[] = ["had", "gptq", "lr<r>", "lr<r>i8"];
+export const IMPLEMENTED: readonly string[] = ["awq", "had", "gptq", "lr<r>", "lr<r>i8"];
 /** The largest rank `lr<r>` takes (a correction past this costs more than the weights it corrects). */
 export const MAX_LOW_RANK = 4096;
 
-/** Where calibrated transforms get a layer's Hessian (f64, cols × cols), or null when it has no inputs. */
+/** Where calibrated transforms get a layer's input statistics, or null when it has no inputs. */
 export interface HessianSource {
+  /** H = XᵀX (f64, cols × cols). */
   hessian(weight: string, cols: number): Float64Array | null;
+  /** mean |x_j| per input channel (for `awq`). */
+  meanAbs?(weight: string, cols: number): Float64Array | null;
 }
 
 /** `lr<r>` / `lr<r>i8` → its rank and factor dtype, or null for another transform. */
@@ -42,9 +46,6 @@ export function parseTransforms(parts: string[]): Transform[] {
     const base = lr ? "lr" : p;
     const k = TRANSFORM_ORDER.indexOf(base as typeof TRANSFORM_ORDER[number]);
     if (k < 0) throw new InputError(`unknown transform '+${p}' (known: +${IMPLEMENTED.join(", +")})`);
-    if (base === "awq") {
-      throw new InputError(`transform '+${p}' is not implemented yet (implemented: +${IMPLEMENTED.join(", +")})`);
-    }
     if (lr) {
       const r = Number(lr[1]);
       if (!/^[1-9]\d*$/.test(lr[1]) || r > MAX_LOW_RANK) {
@@ -91,12 +92,14 @@ function rotatedHessianFor(h: Float64Array, cols: number, r: Rotation): Float64A
 
 /**
  * Quantize one weight with its config: the base method, then its transforms
- * in order — `had` rotates W (and H) along the input dimension, `gptq`
+ * in order — `awq` scales W's input channels by searched per-channel scales
+ * (and H by their inverse), `had` rotates W (and H) along the input dimension, `gptq`
  * quantizes with error feedback through H, `lr<r>` fits a low-rank
  * correction of the residual in the original basis. A weight the
  * calibration pass never feeds as a matmul input — the input embedding, a
  * lookup whose output error is per element — takes H = I: GPTQ is then the
- * base method and the correction the plain truncated SVD of the residual.
+ * base method, the correction the plain truncated SVD of the residual, and
+ * `awq` (no input statistics) stores no scales.
  */
 export function quantizeWeight(w: WeightMatrix, c: QuantConfig, hessians?: HessianSource | null): Quantized {
   const q = getQuantizer(c.method);
@@ -114,13 +117,23 @@ export function quantizeWeight(w: WeightMatrix, c: QuantConfig, hessians?: Hessi
     h = hessians.hessian(w.name, w.cols);
   }
   const { rows, cols } = w;
-  const rotation = isRotated(c) ? rotationFor(w.name, cols) : undefined;
-  const wIn = rotation ? { ...w, data: rotateWeight(w.data, rows, cols, rotation) } : w;
-  const hIn = rotation && h ? rotatedHessianFor(h, cols, rotation) : h;
+  const post: PostTransforms = {};
+  let wIn = w, hIn = h;
+  const meanAbs = transforms.includes("awq") && h ? hessians?.meanAbs?.(w.name, cols) ?? null : null;
+  if (meanAbs) {
+    post.channelScales = searchChannelScales(w, c, q, h!, meanAbs);
+    const s = decodeChannelScales(post.channelScales, cols);
+    wIn = { ...w, data: scaleColumns(w.data, rows, cols, s) };
+    hIn = scaleHessian(h!, cols, s);
+  }
+  if (isRotated(c)) {
+    post.rotation = rotationFor(w.name, cols);
+    wIn = { ...wIn, data: rotateWeight(wIn.data, rows, cols, post.rotation) };
+    if (hIn) hIn = hIn === h ? rotatedHessianFor(hIn, cols, post.rotation) : rotateHessian(hIn, cols, post.rotation);
+  }
   const base = transforms.includes("gptq") && hIn ? gptqQuantize(wIn, c, hIn) : q.quantize(wIn, c);
   const lr = transforms.map(lowRankOf).find((x) => x !== null);
-  if (!rotation && !lr) return base;
-  const post: PostTransforms = { rotation };
+  if (!post.rotation && !post.channelScales && !lr) return base;
   if (lr) {
     const wq = applyPost(base.dequantize(), rows, cols, post, w.name);
     post.lowRank = fitLowRank(w.data, wq, rows, cols, h, lr.rank, lr.dtype, w.name);
@@ -132,7 +145,10 @@ export function quantizeWeight(w: WeightMatrix, c: QuantConfig, hessians?: Hessi
 function withPost(base: Quantized, post: PostTransforms, rows: number, cols: number, name: string): Quantized {
   return {
     ...base,
-    meta: { ...base.meta, metaBits: base.meta.metaBits + 8 * (post.lowRank?.bytes.length ?? 0) },
+    meta: {
+      ...base.meta,
+      metaBits: base.meta.metaBits + 8 * ((post.lowRank?.bytes.length ?? 0) + (post.channelScales?.bytes.length ?? 0)),
+    },
     post,
     dequantize: () => applyPost(base.dequantize(), rows, cols, post, name),
   };

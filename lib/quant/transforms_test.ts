@@ -9,6 +9,7 @@ import { hadamardBlock, rotateHessian, rotateRows, rotateWeight, rotationFor, un
 import { dampedHessian, hessianFromInputs } from "./hessian.ts";
 import { fitLowRank, lowRankByteLength } from "./low_rank.ts";
 import { addLowRank } from "./low_rank.ts";
+import { outputErrorTrace } from "./awq.ts";
 import { getQuantizer } from "./mod.ts";
 import { type HessianSource, quantizeWeight } from "./transforms.ts";
 import type { WeightMatrix } from "./types.ts";
@@ -139,14 +140,18 @@ const matrix = (rows: number, cols: number, seed: number): WeightMatrix => ({
   data: seededGaussian(rows * cols, seed, 0.05),
 });
 
+/** Correlated calibration inputs, channel j scaled by (1 + j % 5)² so a few channels dominate (AWQ's premise). */
 function calib(cols: number, seed: number): HessianSource {
   const x = seededGaussian(200 * cols, seed);
   for (let t = 0; t < 200; t++) for (let j = 1; j < cols; j++) x[t * cols + j] += 0.8 * x[t * cols + j - 1];
+  for (let i = 0; i < x.length; i++) x[i] *= (1 + (i % cols) % 5) ** 2;
   const h = hessianFromInputs(x, cols);
-  return { hessian: () => h };
+  const meanAbs = new Float64Array(cols);
+  for (let i = 0; i < x.length; i++) meanAbs[i % cols] += Math.abs(x[i]) / 200;
+  return { hessian: () => h, meanAbs: () => meanAbs };
 }
 
-Deno.test("config ids: had, lr<r>, lr<r>i8 parse in order and round-trip; bad ranks and awq are refused", () => {
+Deno.test("config ids: awq, had, lr<r>, lr<r>i8 parse in order and round-trip; bad ranks are refused", () => {
   for (
     const id of [
       "hqq.b2.g64.f16+had",
@@ -154,6 +159,8 @@ Deno.test("config ids: had, lr<r>, lr<r>i8 parse in order and round-trip; bad ra
       "hqq.b2.g64.f16+gptq+lr8",
       "sparse_klevel.l3.s0.9.g64.f16+had+gptq+lr4i8",
       "rtn_asym.b3.g32.fp8_e4m3+had+lr2",
+      "hqq.b3.g64.f16+awq",
+      "rtn_asym.b2.g64.f16+awq+had+gptq+lr4",
     ]
   ) {
     assert.equal(configId(parseConfigId(id)), id);
@@ -162,7 +169,7 @@ Deno.test("config ids: had, lr<r>, lr<r>i8 parse in order and round-trip; bad ra
   for (const bad of ["+lr0", "+lr", "+lr08", "+lr5000", "+lr8i4"]) {
     assert.throws(() => parseConfigId(`hqq.b2.g64.f16${bad}`), /rank must be|unknown transform/, bad);
   }
-  assert.throws(() => parseConfigId("hqq.b2.g64.f16+awq"), /not implemented yet/);
+  assert.throws(() => parseConfigId("hqq.b2.g64.f16+had+awq"), /in the order/);
   assert.throws(() => parseConfigId("hqq.b2.g64.f16+gptq+had"), /in the order/);
   assert.throws(() => parseConfigId("hqq.b2.g64.f16+lr4+lr8"), /in the order/);
 });
@@ -197,7 +204,7 @@ Deno.test("+lr<r>: factors counted in meta_bits, output error below the base's, 
 });
 
 Deno.test("a record of a transformed config restores exactly the Ŵ quantizeWeight returned (random shapes and chains)", () => {
-  const chains = ["had", "gptq+lr2", "had+gptq", "had+gptq+lr3i8", "had+lr1"];
+  const chains = ["had", "gptq+lr2", "had+gptq", "had+gptq+lr3i8", "had+lr1", "awq", "awq+had+gptq+lr2"];
   const methods = ["ternary_absmean.g8.f16", "hqq.b2.g8.f16", "sparse_klevel.l3.s0.5.g8.f16", "rtn_asym.b3.grow.bf16"];
   fc.assert(
     fc.property(
@@ -224,4 +231,22 @@ Deno.test("a record of a transformed config restores exactly the Ŵ quantizeWeig
     ),
     { numRuns: 40 },
   );
+});
+
+Deno.test("+awq: searched α never worse than the base rounding (α = 0 is s = 1), better on skewed channels; scales counted", () => {
+  const cases = [["rtn_asym.b2.g16.f16", 1, true], ["hqq.b3.g16.f16", 2, true], ["ternary_absmean.g16.f16", 3, false]];
+  for (const [method, seed, strict] of cases as [string, number, boolean][]) {
+    const w = matrix(20, 40, seed), h = calib(40, seed + 10);
+    const hm = h.hessian("", 40)!;
+    const base = quantizeWeight(w, parseConfigId(method), h);
+    const awq = quantizeWeight(w, parseConfigId(`${method}+awq`), h);
+    assert.ok(awq.post?.channelScales, method);
+    assert.equal(awq.meta.metaBits, base.meta.metaBits + 16 * 40, `${method}: one f16 per input channel`);
+    const e = (wq: Float32Array) => outputErrorTrace(w.data, wq, 20, 40, hm);
+    const [ea, eb] = [e(awq.dequantize()), e(base.dequantize())];
+    assert.ok(strict ? ea < 0.95 * eb : ea <= eb * (1 + 1e-12), `${method}: ${ea} vs ${eb}`);
+  }
+  const noStats: HessianSource = { hessian: () => calib(40, 1).hessian("", 40) };
+  const q = quantizeWeight(matrix(20, 40, 4), parseConfigId("rtn_asym.b2.g16.f16+awq"), noStats);
+  assert.equal(q.post, undefined, "no per-channel statistics: awq stores nothing");
 });
