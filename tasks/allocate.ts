@@ -3,7 +3,7 @@ import pl from "nodejs-polars";
 import { parseFlags, parseNumberList, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { ensureNative } from "../lib/kernels/native.ts";
-import { allocate, measureSensitivity } from "../lib/model/allocate.ts";
+import { allocate, measureSensitivity, type Objective, OBJECTIVES, readSensitivity } from "../lib/model/allocate.ts";
 import { heldoutBpb } from "../lib/model/bpb.ts";
 import { NeoxForward, parseActivations, parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
 import { nativeOps, tsOps } from "../lib/model/ops.ts";
@@ -60,6 +60,10 @@ DIR/uniform.json and DIR/allocate.jsonl (one JSON object per budget, also printe
   --calib FILE       calibration text for +gptq entries (default <model>/calib.txt)
   --calib-bytes N    its first N bytes (default ${DEFAULT_CALIB_BYTES}, as the sweep)
   --eval-bytes N     verification slice (default 65536)
+  --objective O      what a plan minimises, summed over layers: delta_bpb (default: each layer's measured
+                     Δbpb) or kl_bits (its KL divergence from the fp32 model on the same slice, bits/byte:
+                     never negative, so noise on near-lossless configs cannot pass for a gain)
+  --sensitivity FILE reuse a previous run's sensitivity.json (its menu and slice) instead of measuring again
   --activations A    fp32 (default) or int8: linear layers' inputs quantized per token (absmax/127)
                      in every evaluation, so plans are chosen and measured for the W×A8 model
   -h, --help`;
@@ -75,21 +79,30 @@ async function main(): Promise<void> {
     "calib-bytes": { type: "string", default: String(DEFAULT_CALIB_BYTES) },
     "eval-bytes": { type: "string", default: "65536" },
     activations: { type: "string" },
+    objective: { type: "string", default: "delta_bpb" },
+    sensitivity: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (f.help) return console.log(HELP);
   const budgets = parseNumberList("budgets", f.budgets!);
-  const menu = (f.menu ? f.menu.split(",") : DEFAULT_MENU).map((s) => parseConfigId(s.trim()));
+  const src = await openModel(f.model!);
+  const reused = f.sensitivity ? await readSensitivity(f.sensitivity, src) : null;
+  const menuIds = reused ? [...new Set(reused.entries.map((e) => e.config_id))] : f.menu?.split(",") ?? DEFAULT_MENU;
+  const menu = menuIds.map((s) => parseConfigId(s.trim()));
   const sensBytes = Number(f["sens-bytes"]), evalBytes = Number(f["eval-bytes"]);
   const calibBytes = Number(f["calib-bytes"]);
   const activations = parseActivations(f.activations);
+  const objective = f.objective as Objective;
+  if (!OBJECTIVES.includes(objective)) {
+    throw new InputError(`--objective: '${f.objective}' is not one of ${OBJECTIVES.join(", ")}`);
+  }
+  if (f.sensitivity && f.menu) throw new InputError("--sensitivity brings its own menu: drop --menu");
   for (const [k, v] of [["sens-bytes", sensBytes], ["eval-bytes", evalBytes], ["calib-bytes", calibBytes]] as const) {
     if (!Number.isInteger(v) || v < 2) throw new InputError(`--${k}: not an integer ≥ 2`);
   }
   const out = f.out ?? `results/allocate-${new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)}`;
   await Deno.mkdir(out, { recursive: true });
 
-  const src = await openModel(f.model!);
   const config = parseNeoxConfig(src.config, f.model!);
   const val = await Deno.readFile(`${f.model}/val.txt`).catch(() => {
     throw new InputError(`${f.model}/val.txt: the model folder has no held-out text`);
@@ -104,7 +117,7 @@ async function main(): Promise<void> {
     ? await calibrationFor(src, weights, { calibPath: f.calib, bytes: calibBytes })
     : null;
 
-  const sens = measureSensitivity(
+  const sens = reused ?? measureSensitivity(
     src,
     weights,
     new NeoxForward(config, weights, ops, activations),
@@ -138,7 +151,7 @@ async function main(): Promise<void> {
 
   const lines: string[] = [];
   for (const budget of budgets) {
-    const a = allocate(sens, budget);
+    const a = allocate(sens, budget, objective);
     const plan = { model: f.model, budget, layers: a.layers };
     await Deno.writeTextFile(`${out}/plan-${budget}.json`, JSON.stringify(plan, null, 2) + "\n");
     const measured = evalPlan(resolvePlan(a.layers, src));
@@ -158,6 +171,7 @@ async function main(): Promise<void> {
       best_affordable_uniform_bpb: affordable?.bpb ?? null,
       fp32_bpb: fp32.bpb,
       activations,
+      objective,
       plan: `${out}/plan-${budget}.json`,
     });
     console.log(line);

@@ -13,7 +13,7 @@ import type { QuantConfig } from "../quant/types.ts";
 import { configId } from "../sweep/grid.ts";
 import type { Progress } from "../sweep/progress.ts";
 import type { ModelSource } from "../tensor/model.ts";
-import { heldoutBpb } from "./bpb.ts";
+import { heldoutBpb, heldoutBpbAndKl, windowLogProbs } from "./bpb.ts";
 import type { NeoxForward, Weights } from "./neox.ts";
 
 export interface MenuEntry {
@@ -24,7 +24,13 @@ export interface MenuEntry {
   params: number;
   rel_error: number;
   delta_bpb: number;
+  /** KL(fp32 ‖ this layer quantized), bits per predicted byte on the same slice (≥ 0). */
+  kl_bits: number;
 }
+
+/** What the allocator minimises (summed over layers): Δbpb, or the KL from the fp32 model (less noisy, never < 0). */
+export type Objective = "kl_bits" | "delta_bpb";
+export const OBJECTIVES: readonly Objective[] = ["kl_bits", "delta_bpb"];
 
 export interface Sensitivity {
   baseBpb: number;
@@ -45,6 +51,7 @@ export function measureSensitivity(
   hessians?: HessianSource | null,
 ): Sensitivity {
   const baseBpb = heldoutBpb(model, text).bpb;
+  const reference = windowLogProbs(model, text);
   const entries: MenuEntry[] = [];
   let fixedBits = 0, totalParams = 0, done = 0;
   for (const info of src.tensors) {
@@ -69,7 +76,7 @@ export function measureSensitivity(
         ww += w[i] ** 2;
       }
       model.setWeight(info.name, wq);
-      const bpb = heldoutBpb(model, text).bpb;
+      const { bpb, kl } = heldoutBpbAndKl(model, text, reference);
       model.setWeight(info.name, w);
       entries.push({
         layer: info.name,
@@ -78,6 +85,7 @@ export function measureSensitivity(
         params: w.length,
         rel_error: Math.sqrt(ee / ww),
         delta_bpb: bpb - baseBpb,
+        kl_bits: kl,
       });
       bar?.tick(++done, `${info.name} ${configId(c)}`);
     }
@@ -85,15 +93,37 @@ export function measureSensitivity(
   return { baseBpb, entries, fixedBits, totalParams };
 }
 
+/** A sensitivity.json written by `allocate`, checked against the model it is to plan. */
+export async function readSensitivity(path: string, src: ModelSource): Promise<Sensitivity> {
+  let s: Sensitivity;
+  try {
+    s = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new InputError(`--sensitivity ${path}: cannot read JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (!s || !Array.isArray(s.entries) || !s.entries.length || !(s.totalParams > 0) || !(s.fixedBits >= 0)) {
+    throw new InputError(`--sensitivity ${path}: not an allocate sensitivity.json (entries, totalParams, fixedBits)`);
+  }
+  const names = new Set(src.tensors.map((t) => t.name));
+  for (const e of s.entries) {
+    if (!names.has(e.layer)) throw new InputError(`--sensitivity ${path}: layer ${e.layer} is not in the model`);
+    for (const k of ["bits", "delta_bpb", "kl_bits"] as const) {
+      if (typeof e[k] !== "number") throw new InputError(`--sensitivity ${path}: ${e.layer} ${e.config_id} lacks ${k}`);
+    }
+  }
+  return s;
+}
+
 export interface Allocation {
   layers: Record<string, string>;
   bits: number;
   bitsPerParam: number;
+  /** Σ of the objective over the plan's layers (for kl_bits: the predicted Δbpb to first order). */
   predictedDeltaBpb: number;
 }
 
 /** Choose a config per layer: the Lagrangian plan with the smallest λ that fits the budget (bits per parameter). */
-export function allocate(s: Sensitivity, budget: number): Allocation {
+export function allocate(s: Sensitivity, budget: number, objective: Objective = "delta_bpb"): Allocation {
   const byLayer = new Map<string, MenuEntry[]>();
   for (const e of s.entries) {
     if (!byLayer.has(e.layer)) byLayer.set(e.layer, []);
@@ -105,12 +135,12 @@ export function allocate(s: Sensitivity, budget: number): Allocation {
     for (const [layer, es] of byLayer) {
       let best = es[0], bestCost = Infinity;
       for (const e of es) {
-        const cost = e.delta_bpb + lambda * e.bits;
+        const cost = e[objective] + lambda * e.bits;
         if (cost < bestCost || (cost === bestCost && e.bits < best.bits)) [best, bestCost] = [e, cost];
       }
       layers[layer] = best.config_id;
       bits += best.bits;
-      delta += best.delta_bpb;
+      delta += best[objective];
     }
     return { layers, bits, bitsPerParam: bits / s.totalParams, predictedDeltaBpb: delta };
   };

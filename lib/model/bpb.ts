@@ -43,6 +43,56 @@ export function heldoutBpb(model: NeoxForward, text: Uint8Array, bar?: Progress)
   return { bpb: bits / predicted, bits, predicted, bytes: text.length };
 }
 
+/** log2 p(next byte) at every predicted position of each window of `text` ([positions × vocab] per window). */
+export function windowLogProbs(model: NeoxForward, text: Uint8Array): Float32Array[] {
+  const ctx = model.config.max_position_embeddings, vocab = model.config.vocab_size;
+  const out: Float32Array[] = [];
+  for (let start = 0; start < text.length; start += ctx) {
+    const w = text.subarray(start, Math.min(start + ctx, text.length));
+    if (w.length < 2) continue;
+    const logits = model.forward(w.subarray(0, w.length - 1));
+    for (let t = 0; t < w.length - 1; t++) {
+      const o = t * vocab;
+      let mx = -Infinity, sum = 0;
+      for (let v = 0; v < vocab; v++) mx = Math.max(mx, logits[o + v]);
+      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[o + v] - mx);
+      const lse = Math.log(sum) + mx;
+      for (let v = 0; v < vocab; v++) logits[o + v] = (logits[o + v] - lse) / Math.LN2;
+    }
+    out.push(logits);
+  }
+  return out;
+}
+
+/**
+ * Held-out bpb of `model` and its KL divergence from a reference model's
+ * distributions (windowLogProbs of the same text), KL(p_ref ‖ p) =
+ * Σ_v p_ref(v)·(log2 p_ref(v) − log2 p(v)), averaged over predicted bytes.
+ * Unlike Δbpb, KL is never negative, so a layer's noise cannot pass for a gain.
+ */
+export function heldoutBpbAndKl(
+  model: NeoxForward,
+  text: Uint8Array,
+  reference: Float32Array[],
+): { bpb: number; kl: number } {
+  const mine = windowLogProbs(model, text), ctx = model.config.max_position_embeddings;
+  const vocab = model.config.vocab_size;
+  let bits = 0, kl = 0, predicted = 0;
+  mine.forEach((lp, w) => {
+    const ref = reference[w], start = w * ctx, n = lp.length / vocab;
+    for (let t = 0; t < n; t++) {
+      const o = t * vocab;
+      bits -= lp[o + text[start + t + 1]];
+      for (let v = 0; v < vocab; v++) {
+        const r = ref[o + v];
+        kl += 2 ** r * (r - lp[o + v]);
+      }
+    }
+    predicted += n;
+  });
+  return { bpb: bits / predicted, kl: kl / predicted };
+}
+
 /** Held-out bpb of a model given by its weights, on the C kernels when they build (else the TS reference ops). */
 export async function evaluateBpb(
   config: NeoxConfig,
