@@ -16,29 +16,23 @@ import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 
 export const DEFAULT_MENU = [
-  "sparse_klevel.l3.s0.95.g64.f16",
-  "sparse_klevel.l3.s0.9.g64.f16",
-  "sparse_klevel.l5.s0.8.g64.f16",
-  "ternary_absmean.g64.f16",
-  "hqq.b2.g64.f16",
-  "hqq.b3.g64.f16",
-  "hqq.b4.g64.f16",
-  "hqq.b8.g64.f16",
-  // the low-bit entries again with GPTQ error feedback (calibration: <model>/calib.txt)
-  "sparse_klevel.l3.s0.95.g64.f16+gptq",
-  "sparse_klevel.l3.s0.9.g64.f16+gptq",
-  "sparse_klevel.l5.s0.8.g64.f16+gptq",
-  "ternary_absmean.g64.f16+gptq",
-  "hqq.b2.g64.f16+gptq",
-  "hqq.b3.g64.f16+gptq",
-  "hqq.b4.g64.f16+gptq",
-  // and after a randomized Hadamard rotation of the input dimension (incoherence processing)
+  // ≤ 1.5 bits: forced sparsity and ternary, rotated and error-fed (calibration: <model>/calib.txt)
   "sparse_klevel.l3.s0.95.g64.f16+had+gptq",
   "sparse_klevel.l3.s0.9.g64.f16+had+gptq",
   "sparse_klevel.l5.s0.8.g64.f16+had+gptq",
   "ternary_absmean.g64.f16+had+gptq",
+  // 2 bits, with and without the rotation, two group sizes
+  "hqq.b2.g128.f16+gptq",
+  "hqq.b2.g64.f16+gptq",
   "hqq.b2.g64.f16+had+gptq",
-  "hqq.b3.g64.f16+had+gptq",
+  // 3–4 bits: a symmetric grid (one scale a group, no zero) is the cheapest near-lossless step
+  "rtn_sym.b3.g128.f16+gptq",
+  "rtn_sym.b3.g64.f16+gptq",
+  "hqq.b3.g128.f16+gptq",
+  "hqq.b3.g64.f16+gptq",
+  "rtn_sym.b4.g64.f16+gptq",
+  "hqq.b4.g64.f16+gptq",
+  "hqq.b8.g64.f16",
 ];
 
 const HELP = `deno task allocate [--model PATH] [--budgets 1,1.5,2,3] [--out DIR] [--menu IDS]
@@ -60,9 +54,9 @@ DIR/uniform.json and DIR/allocate.jsonl (one JSON object per budget, also printe
   --calib FILE       calibration text for +gptq entries (default <model>/calib.txt)
   --calib-bytes N    its first N bytes (default ${DEFAULT_CALIB_BYTES}, as the sweep)
   --eval-bytes N     verification slice (default 65536)
-  --objective O      what a plan minimises, summed over layers: delta_bpb (default: each layer's measured
-                     Δbpb) or kl_bits (its KL divergence from the fp32 model on the same slice, bits/byte:
-                     never negative, so noise on near-lossless configs cannot pass for a gain)
+  --objective O      what a plan minimises, summed over layers: kl_bits (default: each layer's KL divergence
+                     from the fp32 model on the slice, bits/byte — never negative, so noise on near-lossless
+                     configs cannot pass for a gain) or delta_bpb (its measured Δbpb)
   --sensitivity FILE reuse a previous run's sensitivity.json (its menu and slice) instead of measuring again
   --activations A    fp32 (default) or int8: linear layers' inputs quantized per token (absmax/127)
                      in every evaluation, so plans are chosen and measured for the W×A8 model
@@ -79,7 +73,7 @@ async function main(): Promise<void> {
     "calib-bytes": { type: "string", default: String(DEFAULT_CALIB_BYTES) },
     "eval-bytes": { type: "string", default: "65536" },
     activations: { type: "string" },
-    objective: { type: "string", default: "delta_bpb" },
+    objective: { type: "string", default: "kl_bits" },
     sensitivity: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });

@@ -23,23 +23,23 @@ Deno.test("heldoutBpbAndKl: bpb equals heldoutBpb's, KL is 0 against itself and 
   assert.ok(q.kl > 1e-3, `KL ${q.kl}`);
 });
 
-Deno.test("allocate --objective kl_bits, then --sensitivity reuses the measurements for delta_bpb", async () => {
+Deno.test("allocate --objective delta_bpb, then --sensitivity reuses the measurements for kl_bits (the default)", async () => {
   const dir = await Deno.makeTempDir();
   const common = ["--budgets", "3", "--sens-bytes", "600", "--eval-bytes", "600"];
   const a = await runTask(
     "allocate",
     ...common,
-    ...["--menu", "hqq.b2.g64.f16,hqq.b4.g64.f16", "--objective", "kl_bits", "--out", `${dir}/a`],
+    ...["--menu", "hqq.b2.g64.f16,hqq.b4.g64.f16", "--objective", "delta_bpb", "--out", `${dir}/a`],
   );
   assert.equal(a.code, 0, a.stderr);
   const line = JSON.parse(await Deno.readTextFile(`${dir}/a/allocate.jsonl`));
-  assert.equal(line.objective, "kl_bits");
+  assert.equal(line.objective, "delta_bpb");
   assert.ok(line.bits_per_param <= 3);
   const sens = JSON.parse(await Deno.readTextFile(`${dir}/a/sensitivity.json`));
   assert.ok(sens.entries.every((e: { kl_bits: number }) => e.kl_bits >= -1e-12), "KL is never negative");
   const b = await runTask("allocate", ...common, "--sensitivity", `${dir}/a/sensitivity.json`, "--out", `${dir}/b`);
   assert.equal(b.code, 0, b.stderr);
-  assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/b/allocate.jsonl`)).objective, "delta_bpb");
+  assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/b/allocate.jsonl`)).objective, "kl_bits");
   assertOneLine(await runTask("allocate", "--objective", "mse"), /--objective: 'mse' is not one of/, "objective");
   await Deno.writeTextFile(`${dir}/bad.json`, "{}");
   assertOneLine(
