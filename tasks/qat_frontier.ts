@@ -6,7 +6,7 @@ import { svgToPng, toSvg } from "../lib/plot/render.ts";
 import { frontierChart } from "../lib/plot/specs.ts";
 import { allocatorPoints, type FrontierPoint, mergeFrontier, qatPoints } from "../lib/qat/frontier.ts";
 
-const HELP = `deno task qat:frontier --qat BUDGET=DIR[,BUDGET=DIR…] [--allocate DIR] --out DIR
+const HELP = `deno task qat:frontier --qat BUDGET=DIR[,BUDGET=DIR…] [--allocate DIR[,DIR…]] --out DIR
 
 Collect held-out bpb against whole-file bits/param for QAT runs (each DIR a
 'deno task qat' --out folder: the QAT model and the same plan without QAT) and
@@ -15,7 +15,7 @@ an allocator run (its post-training plans), all measured on the same first
 OUT/plots/index.html.
 
   --qat LIST      budget=folder pairs, e.g. 1.5=/tmp/qat15,1=/tmp/qat10
-  --allocate DIR  an 'allocate --out' folder (allocate.jsonl)
+  --allocate DIRS 'allocate --out' folders (allocate.jsonl), comma-separated: one series each
   --out DIR       output folder (required)
   -h, --help`;
 
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     if (!m || !Number.isFinite(Number(m[1]))) throw new InputError(`--qat: '${pair}' is not BUDGET=DIR`);
     points.push(...await qatPoints(m[2], Number(m[1])));
   }
-  if (f.allocate) points.push(...await allocatorPoints(f.allocate));
+  for (const dir of f.allocate?.split(",") ?? []) points.push(...await allocatorPoints(dir.trim()));
   const rows = mergeFrontier(points);
   await Deno.mkdir(`${f.out}/plots`, { recursive: true });
   await Deno.writeTextFile(`${f.out}/frontier.jsonl`, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");

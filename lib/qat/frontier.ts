@@ -6,7 +6,8 @@
 import { InputError } from "../errors.ts";
 
 export interface FrontierPoint {
-  series: "QAT" | "PTQ, same plan" | "PTQ, allocator plan" | "fp32";
+  /** "QAT", "PTQ, same plan", "fp32", or "PTQ, allocator (<run folder>)" per allocator run. */
+  series: string;
   budget: number | null;
   bits_per_param: number;
   bpb: number;
@@ -50,7 +51,7 @@ export async function allocatorPoints(dir: string): Promise<FrontierPoint[]> {
     throw new InputError(`${dir}/allocate.jsonl: cannot read (an allocate --out folder?)`);
   }
   return text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)).map((a) => ({
-    series: "PTQ, allocator plan" as const,
+    series: `PTQ, allocator (${dir.replace(/\/+$/, "").split("/").pop()})`,
     budget: a.budget,
     bits_per_param: a.bits_per_param,
     bpb: a.bpb_measured,
