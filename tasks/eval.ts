@@ -21,7 +21,8 @@ bytes, every byte after the first of a window predicted.
 
   --model PATH    GPT-NeoX model folder, or a .subbit file (default ${DEFAULT_MODEL})
   --subbit FILE   evaluate a .subbit container as stored (bits/param = file bytes × 8 / params);
-                  its text defaults to val.txt beside the file, else beside the model it was packed from
+                  its text defaults to val.txt beside the file, else beside the model it was packed from,
+                  else the default model's when the container holds that model's config
   --config ID     quantize every 2-D weight with this config id (e.g. ternary_absmean.g64.f16)
   --plan FILE     per-layer configs from an allocator plan (plan-<budget>.json)
   --calib FILE    calibration text for +gptq configs (default <model>/calib.txt)
@@ -138,8 +139,25 @@ async function fromSubbit(path: string): Promise<EvalModel> {
     bitsPerParam: m.bitsPerParam,
     quantized: m.quantized,
     tensors: m.weights.size,
-    textPath: (await exists(beside)) || !(await exists(source)) ? beside : source,
+    textPath: await firstExisting([beside, source, await defaultModelText(m.header.model_config)]) ?? beside,
   };
+}
+
+/** The default model's val.txt when a container holds that model's architecture (e.g. the shipped QAT models). */
+async function defaultModelText(config: Record<string, unknown>): Promise<string | null> {
+  try {
+    const own = JSON.parse(await Deno.readTextFile(`${DEFAULT_MODEL}/config.json`));
+    const canonical = (c: Record<string, unknown>) =>
+      JSON.stringify(Object.entries(c).sort(([a], [b]) => a < b ? -1 : 1));
+    return canonical(own) === canonical(config) ? `${DEFAULT_MODEL}/val.txt` : null;
+  } catch {
+    return null;
+  }
+}
+
+async function firstExisting(paths: (string | null)[]): Promise<string | null> {
+  for (const p of paths) if (p && await exists(p)) return p;
+  return null;
 }
 
 async function exists(p: string): Promise<boolean> {

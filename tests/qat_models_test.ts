@@ -7,6 +7,7 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { describeContainer } from "../lib/coding/pack.ts";
+import { lastJson, runTask } from "./fixtures/cli.ts";
 
 const FP32_ALL = 1.9303;
 const MODELS = [
@@ -70,5 +71,9 @@ for (const m of MODELS) {
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
     assert.ok(Math.abs(r.bpb - card.bpb64k) < 6e-6, `eval ${r.bpb} vs card ${card.bpb64k}`);
+    // without --text: the container holds the default model's config, so its val.txt is the default text
+    const plain = await runTask("eval", "--subbit", `${m.dir}/model.subbit`, "--bytes", "600", "--json");
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(lastJson(plain).bytes, 600);
   });
 }
