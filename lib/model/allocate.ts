@@ -13,7 +13,7 @@ import type { QuantConfig } from "../quant/types.ts";
 import { configId } from "../sweep/grid.ts";
 import type { Progress } from "../sweep/progress.ts";
 import type { ModelSource } from "../tensor/model.ts";
-import { heldoutBpb, heldoutBpbAndKl, windowLogProbs } from "./bpb.ts";
+import { heldoutBpbAndKl, scoreLogProbs, windowLogProbs } from "./bpb.ts";
 import type { NeoxForward, Weights } from "./neox.ts";
 
 export interface MenuEntry {
@@ -50,8 +50,10 @@ export function measureSensitivity(
   bar?: Progress,
   hessians?: HessianSource | null,
 ): Sensitivity {
-  const baseBpb = heldoutBpb(model, text).bpb;
+  // one fp32 pass: the reference distributions, and the base bpb from them
   const reference = windowLogProbs(model, text);
+  const mc = model.config;
+  const baseBpb = scoreLogProbs(reference, text, mc.max_position_embeddings, mc.vocab_size).bpb;
   const entries: MenuEntry[] = [];
   let fixedBits = 0, totalParams = 0, done = 0;
   for (const info of src.tensors) {

@@ -65,32 +65,40 @@ export function windowLogProbs(model: NeoxForward, text: Uint8Array): Float32Arr
 }
 
 /**
- * Held-out bpb of `model` and its KL divergence from a reference model's
- * distributions (windowLogProbs of the same text), KL(p_ref ‖ p) =
- * Σ_v p_ref(v)·(log2 p_ref(v) − log2 p(v)), averaged over predicted bytes.
- * Unlike Δbpb, KL is never negative, so a layer's noise cannot pass for a gain.
+ * Bits per byte of windowLogProbs `lp` on `text`, and its KL divergence from
+ * a reference's (windowLogProbs of the same text), KL(p_ref ‖ p) =
+ * Σ_v p_ref(v)·(log2 p_ref(v) − log2 p(v)), averaged over predicted bytes
+ * (0 without a reference). Unlike Δbpb, KL is never negative, so a layer's
+ * noise cannot pass for a gain.
  */
+export function scoreLogProbs(
+  lp: Float32Array[],
+  text: Uint8Array,
+  ctx: number,
+  vocab: number,
+  reference?: Float32Array[],
+): { bpb: number; kl: number } {
+  let bits = 0, kl = 0, predicted = 0;
+  lp.forEach((mine, w) => {
+    const ref = reference?.[w], start = w * ctx, n = mine.length / vocab;
+    for (let t = 0; t < n; t++) {
+      const o = t * vocab;
+      bits -= mine[o + text[start + t + 1]];
+      if (ref) { for (let v = 0; v < vocab; v++) kl += 2 ** ref[o + v] * (ref[o + v] - mine[o + v]); }
+    }
+    predicted += n;
+  });
+  return { bpb: bits / predicted, kl: kl / predicted };
+}
+
+/** Held-out bpb of `model` and its KL divergence from a reference (see scoreLogProbs). */
 export function heldoutBpbAndKl(
   model: NeoxForward,
   text: Uint8Array,
   reference: Float32Array[],
 ): { bpb: number; kl: number } {
-  const mine = windowLogProbs(model, text), ctx = model.config.max_position_embeddings;
-  const vocab = model.config.vocab_size;
-  let bits = 0, kl = 0, predicted = 0;
-  mine.forEach((lp, w) => {
-    const ref = reference[w], start = w * ctx, n = lp.length / vocab;
-    for (let t = 0; t < n; t++) {
-      const o = t * vocab;
-      bits -= lp[o + text[start + t + 1]];
-      for (let v = 0; v < vocab; v++) {
-        const r = ref[o + v];
-        kl += 2 ** r * (r - lp[o + v]);
-      }
-    }
-    predicted += n;
-  });
-  return { bpb: bits / predicted, kl: kl / predicted };
+  const c = model.config;
+  return scoreLogProbs(windowLogProbs(model, text), text, c.max_position_embeddings, c.vocab_size, reference);
 }
 
 /** Held-out bpb of a model given by its weights, on the C kernels when they build (else the TS reference ops). */
