@@ -3,12 +3,19 @@ import { dirname } from "node:path";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { evaluateBpb } from "../lib/model/bpb.ts";
-import { parseActivations, parseNeoxConfig, readAllWeights, type Weights } from "../lib/model/neox.ts";
+import {
+  parseActivations,
+  parseNeoxConfig,
+  readAllWeights,
+  sameNeoxArchitecture,
+  type Weights,
+} from "../lib/model/neox.ts";
 import { applyPlan, readPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { loadSubbitModel } from "../lib/model/subbit_model.ts";
 import { calibrationFor, DEFAULT_CALIB_BYTES, planNeedsCalibration } from "../lib/model/calibration.ts";
 import { parseConfigId } from "../lib/sweep/grid.ts";
 import { progress } from "../lib/sweep/progress.ts";
+import { isBlockDtype } from "../lib/tensor/decode.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 
@@ -118,13 +125,18 @@ async function fromModel(
     : new Map();
   const hessians = planNeedsCalibration(plan) ? await calibrationFor(src, weights, calib) : null;
   const a = applyPlan(src, weights, plan, hessians);
+  // A GGUF evaluated as stored: its true size is the file's, its quantized tensors the block-typed ones.
+  const asStored = src.format === "gguf" && plan.size === 0;
   return {
     rawConfig: src.config,
     weights: a.weights,
-    bitsPerParam: a.bitsPerParam,
-    quantized: plan.size,
+    bitsPerParam: asStored ? (8 * (await Deno.stat(src.files[0])).size) / a.params : a.bitsPerParam,
+    quantized: asStored ? src.tensors.filter((t) => isBlockDtype(t.dtype)).length : plan.size,
     tensors: src.tensors.length,
-    textPath: `${path}/val.txt`,
+    textPath: (await Deno.stat(path)).isDirectory
+      ? `${path}/val.txt`
+      : await firstExisting([`${dirname(path)}/val.txt`, await defaultModelText(src.config)]) ??
+        `${dirname(path)}/val.txt`,
   };
 }
 
@@ -143,13 +155,15 @@ async function fromSubbit(path: string): Promise<EvalModel> {
   };
 }
 
-/** The default model's val.txt when a container holds that model's architecture (e.g. the shipped QAT models). */
+/**
+ * The default model's val.txt when a container or a single model file holds
+ * that model's architecture (the shipped QAT models, a GGUF exported from it).
+ */
 async function defaultModelText(config: Record<string, unknown>): Promise<string | null> {
   try {
-    const own = JSON.parse(await Deno.readTextFile(`${DEFAULT_MODEL}/config.json`));
-    const canonical = (c: Record<string, unknown>) =>
-      JSON.stringify(Object.entries(c).sort(([a], [b]) => a < b ? -1 : 1));
-    return canonical(own) === canonical(config) ? `${DEFAULT_MODEL}/val.txt` : null;
+    const own = parseNeoxConfig(JSON.parse(await Deno.readTextFile(`${DEFAULT_MODEL}/config.json`)), DEFAULT_MODEL);
+    const theirs = parseNeoxConfig(config, "model");
+    return sameNeoxArchitecture(own, theirs) ? `${DEFAULT_MODEL}/val.txt` : null;
   } catch {
     return null;
   }

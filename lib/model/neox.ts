@@ -41,19 +41,28 @@ export function parseActivations(v: string | undefined): ActivationMode {
 /** Every weight the forward pass reads, by HF name, as f32. */
 export type Weights = Map<string, Float32Array>;
 
+/** The numeric hyper-parameters a GPT-NeoX config must give. */
+const NUMERIC_KEYS = [
+  "hidden_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+  "intermediate_size",
+  "rotary_pct",
+  "rotary_emb_base",
+  "max_position_embeddings",
+  "vocab_size",
+  "layer_norm_eps",
+] as const;
+
+/** Whether two configs describe the same architecture (every NeoxConfig field equal). */
+export function sameNeoxArchitecture(a: NeoxConfig, b: NeoxConfig): boolean {
+  return [...NUMERIC_KEYS, "use_parallel_residual", "hidden_act"].every((k) =>
+    a[k as keyof NeoxConfig] === b[k as keyof NeoxConfig]
+  );
+}
+
 export function parseNeoxConfig(raw: Record<string, unknown>, where: string): NeoxConfig {
-  const keys = [
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "rotary_pct",
-    "rotary_emb_base",
-    "max_position_embeddings",
-    "vocab_size",
-    "layer_norm_eps",
-  ];
-  for (const k of keys) {
+  for (const k of NUMERIC_KEYS) {
     if (typeof raw[k] !== "number") {
       throw new InputError(`${where}: config.json lacks numeric '${k}' (a GPT-NeoX config is needed)`);
     }

@@ -33,14 +33,18 @@ export async function readPlan(path: string): Promise<PlanFile> {
   return json;
 }
 
-/** A plan as configs by tensor name; every name must be a 2-D tensor of the model. */
-export function resolvePlan(plan: Record<string, string>, src: ModelSource): Map<string, QuantConfig> {
-  const out = new Map<string, QuantConfig>();
+/** A plan as configs by tensor name (each id read by `parse`); every name must be a 2-D tensor of the model. */
+export function resolvePlan<C = QuantConfig>(
+  plan: Record<string, string>,
+  src: ModelSource,
+  parse: (id: string) => C = parseConfigId as (id: string) => C,
+): Map<string, C> {
+  const out = new Map<string, C>();
   for (const [name, id] of Object.entries(plan)) {
     const info = src.tensors.find((t) => t.name === name);
     if (!info) throw new InputError(`plan names tensor ${name}, which the model does not have`);
     if (info.shape.length !== 2) throw new InputError(`plan quantizes ${name}, which is not 2-D`);
-    out.set(name, parseConfigId(id));
+    out.set(name, parse(id));
   }
   return out;
 }

@@ -1,9 +1,17 @@
+import { InputError } from "../errors.ts";
 import { bf16BitsToF32, f16BitsToF32 } from "./dtype.ts";
 import type { StoredDtype } from "./types.ts";
-import { InputError } from "../errors.ts";
+import { blockBytes, decodeBlocks, GGML_BLOCK_TYPES, type GgmlBlockTypeName } from "./ggml_blocks.ts";
+
+type PlainDtype = Exclude<StoredDtype, GgmlBlockTypeName>;
+
+/** Whether a stored dtype is one of ggml's block types. */
+export function isBlockDtype(d: StoredDtype): d is GgmlBlockTypeName {
+  return d in GGML_BLOCK_TYPES;
+}
 
 /** Bytes per element of a plain (non-block) stored dtype. */
-export const DTYPE_BYTES: Record<Exclude<StoredDtype, "Q8_0">, number> = {
+export const DTYPE_BYTES: Record<PlainDtype, number> = {
   F32: 4,
   F16: 2,
   BF16: 2,
@@ -37,22 +45,19 @@ export function decodeToF32(bytes: Uint8Array, dtype: StoredDtype, count: number
     case "U8":
       for (let i = 0; i < count; i++) out[i] = bytes[i];
       return out;
-    case "Q8_0": {
-      // GGML Q8_0 block: f16 scale d, then 32 int8 q; x = d * q.
-      if (count % 32 !== 0) throw new InputError(`${what}: Q8_0 needs a multiple of 32 elements, got ${count}`);
-      for (let b = 0; b < count / 32; b++) {
-        const base = b * 34;
-        const d = F16_TABLE[dv.getUint16(base, true)];
-        for (let j = 0; j < 32; j++) out[b * 32 + j] = d * dv.getInt8(base + 2 + j);
+    default: {
+      const t = GGML_BLOCK_TYPES[dtype];
+      if (count % t.blockSize !== 0) {
+        throw new InputError(`${what}: ${dtype} needs a multiple of ${t.blockSize} elements, got ${count}`);
       }
-      return out;
+      return decodeBlocks(t, bytes, count);
     }
   }
 }
 
 /** Stored size in bytes of `count` elements of `dtype`. */
 export function storedBytes(dtype: StoredDtype, count: number): number {
-  if (dtype === "Q8_0") return (count / 32) * 34;
+  if (isBlockDtype(dtype)) return blockBytes(GGML_BLOCK_TYPES[dtype], count);
   return DTYPE_BYTES[dtype] * count;
 }
 

@@ -6,11 +6,18 @@
  */
 import { gguf } from "@huggingface/gguf";
 import { InputError } from "../errors.ts";
-import { storedBytes } from "./decode.ts";
+import { isBlockDtype, storedBytes } from "./decode.ts";
+import { GGML_BLOCK_TYPES } from "./ggml_blocks.ts";
 import type { StoredDtype, TensorInfo } from "./types.ts";
 
 /** GGML type ids this reader decodes (ggml.h: GGML_TYPE_*). */
-const GGML_TYPES: Record<number, StoredDtype> = { 0: "F32", 1: "F16", 8: "Q8_0", 24: "I8", 30: "BF16" };
+const GGML_TYPES: Record<number, StoredDtype> = {
+  0: "F32",
+  1: "F16",
+  24: "I8",
+  30: "BF16",
+  ...Object.fromEntries(Object.values(GGML_BLOCK_TYPES).map((t) => [t.id, t.name])),
+};
 
 export interface GgufHeader {
   version: number;
@@ -54,14 +61,15 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
     const dtype = GGML_TYPES[Number(t.dtype)];
     if (!dtype) {
       throw new InputError(
-        `${path}: tensor ${t.name}: GGML type ${t.dtype} is not supported (F32, F16, BF16, Q8_0, I8 are read)`,
+        `${path}: tensor ${t.name}: GGML type ${t.dtype} is not supported (F32, F16, BF16, I8, Q8_0, Q4_0, TQ2_0, TQ1_0 are read)`,
       );
     }
     const shape = t.shape.map(Number).reverse();
     const count = shape.reduce((a, b) => a * b, 1);
-    if (dtype === "Q8_0" && shape[shape.length - 1] % 32 !== 0) {
+    const block = isBlockDtype(dtype) ? GGML_BLOCK_TYPES[dtype].blockSize : 1;
+    if ((shape.at(-1) ?? 1) % block !== 0) {
       throw new InputError(
-        `${path}: tensor ${t.name}: Q8_0 row length ${shape[shape.length - 1]} is not a multiple of 32`,
+        `${path}: tensor ${t.name}: ${dtype} row length ${shape[shape.length - 1]} is not a multiple of ${block}`,
       );
     }
     const byteLength = storedBytes(dtype, count);

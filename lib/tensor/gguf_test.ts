@@ -50,6 +50,6 @@ Deno.test("gguf: bad magic, truncation and unsupported types are clear errors", 
     isInput(/past the end/),
   );
   await assert.rejects(async () => readGgufHeader(await tmpGguf(good.subarray(0, 40))), isInput(/truncated|corrupt/));
-  const q4 = buildGguf({}, [{ name: "w", ne: [32], type: 2, data: new Uint8Array(18) }]);
-  await assert.rejects(async () => readGgufHeader(await tmpGguf(q4)), isInput(/GGML type 2 is not supported/));
+  const q4 = buildGguf({}, [{ name: "w", ne: [32], type: 3, data: new Uint8Array(20) }]);
+  await assert.rejects(async () => readGgufHeader(await tmpGguf(q4)), isInput(/GGML type 3 is not supported/));
 });

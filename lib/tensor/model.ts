@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { InputError } from "../errors.ts";
 import { readGgufHeader } from "./gguf.ts";
+import { ggufToHfName, inverseOrder, isQkv, neoxConfigFromGguf, permuteRows, qkvRowOrder } from "./gguf_neox.ts";
 import { readSafetensorsHeader, readTensorData } from "./safetensors.ts";
 import type { Tensor, TensorInfo } from "./types.ts";
 
@@ -35,6 +36,7 @@ export async function openModel(path: string): Promise<ModelSource> {
   if (st.isDirectory) return await openFolder(path);
   if (path.endsWith(".gguf")) {
     const h = await readGgufHeader(path);
+    if (h.metadata["general.architecture"] === "gptneox") return gptneoxView(path, h.metadata, h.tensors);
     return makeSource(path, "gguf", [path], h.metadata, h.tensors);
   }
   if (path.endsWith(".safetensors")) {
@@ -92,6 +94,32 @@ async function openFolder(dir: string): Promise<ModelSource> {
     }
   }
   return makeSource(dir, "safetensors", files, config, tensors);
+}
+
+/**
+ * A llama.cpp `gptneox` GGUF read as the GPT-NeoX model it came from: HF
+ * tensor names, fused-qkv rows back in HF's per-head order, and a HF config
+ * built from the gptneox.* keys — so sweep, pack and eval see the same model
+ * whichever format it arrived in.
+ */
+function gptneoxView(path: string, metadata: Record<string, unknown>, tensors: TensorInfo[]): ModelSource {
+  const config = neoxConfigFromGguf(metadata, path);
+  const heads = config.num_attention_heads as number;
+  const headDim = (config.hidden_size as number) / heads;
+  const renamed = tensors.map((t) => ({ ...t, name: ggufToHfName(t.name) ?? t.name }));
+  const src = makeSource(path, "gguf", [path], config, renamed);
+  return {
+    ...src,
+    async read(name: string): Promise<Tensor> {
+      const t = await src.read(name);
+      if (!isQkv(name)) return t;
+      const cols = t.shape.length === 2 ? t.shape[1] : 1;
+      if (t.shape[0] !== 3 * heads * headDim) {
+        throw new InputError(`${path}: ${name} has ${t.shape[0]} rows, not 3 × ${heads} heads × ${headDim}`);
+      }
+      return { ...t, data: permuteRows(t.data, cols, inverseOrder(qkvRowOrder(heads, headDim))) };
+    },
+  };
 }
 
 function makeSource(

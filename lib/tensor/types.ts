@@ -5,8 +5,8 @@ export interface Tensor {
   data: Float32Array;
 }
 
-/** Stored dtypes the readers understand. */
-export type StoredDtype = "F32" | "F16" | "BF16" | "I8" | "U8" | "Q8_0";
+/** Stored dtypes the readers understand: plain elements, or ggml blocks (ggml_blocks.ts). */
+export type StoredDtype = "F32" | "F16" | "BF16" | "I8" | "U8" | "Q8_0" | "Q4_0" | "TQ2_0" | "TQ1_0";
 
 /** Where one tensor lives inside a checkpoint file. */
 export interface TensorInfo {
