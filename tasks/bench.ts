@@ -45,12 +45,22 @@ Flags:
   --backends L kernels suite: c, webgpu or c,webgpu (default both; webgpu runs the WGSL
                int8/ternary2/ternary_base3 kernels on the first adapter, reported by name;
                on a software adapter such as llvmpipe that part alone takes ~15 min)
+  --peers L    kernels suite: ggml — after each C kernel, llama.cpp's ggml kernel for the same
+               job (same shape, batch, threads, DRAM rotation and rounds; npm's
+               @node-llama-cpp/linux-x64, the CPU variant llama.cpp would pick): f32 after fp32,
+               q8_0 and q4_0 after int8, tq2_0 and q2_K after ternary2, tq1_0 after
+               ternary_base3. Peer rows carry peer: "ggml", ggml_version, ggml_variant and act_ms
+               (ggml's activation conversion, inside ms); subbit rows gain vs_peer = peer ms /
+               subbit ms against fp32↔f32, int8↔q8_0, ternary2↔tq2_0, ternary_base3↔tq1_0
   -h, --help`;
 
 /** The kernels suite's options from its flags, checked before anything is written. */
 function kernelBenchOptions(
   f: Partial<
-    Record<"shapes" | "backends" | "kernels" | "sparsities" | "batches" | "threads" | "rounds" | "reps", string>
+    Record<
+      "shapes" | "backends" | "kernels" | "sparsities" | "batches" | "threads" | "rounds" | "reps" | "peers",
+      string
+    >
   >,
   int: (name: string, v: string) => number,
 ): KernelBenchOptions {
@@ -86,8 +96,11 @@ function kernelBenchOptions(
       }
       return n;
     });
+  const peers = f.peers ? f.peers.split(",").map((p) => p.trim()) : [];
+  for (const p of peers) if (p !== "ggml") throw new InputError(`--peers: '${p}' is not a known peer (ggml)`);
   return {
     ...DEFAULT_KERNEL_BENCH,
+    peers: peers as "ggml"[],
     batches: f.batches ? list("batches", f.batches, 16) : DEFAULT_KERNEL_BENCH.batches,
     threads: f.threads ? list("threads", f.threads, 64) : DEFAULT_KERNEL_BENCH.threads,
     kernels: kernels as KernelName[],
@@ -114,6 +127,7 @@ async function main(): Promise<void> {
     sparsities: { type: "string" },
     batches: { type: "string" },
     threads: { type: "string" },
+    peers: { type: "string" },
     rounds: { type: "string", default: String(DEFAULT_KERNEL_BENCH.rounds) },
     help: { type: "boolean", short: "h", default: false },
   }, true);

@@ -21,7 +21,8 @@ import {
   prepareWeights,
   sparseColumnsBelow,
 } from "../kernels/formats.ts";
-import { cGemv } from "../kernels/gemv.ts";
+import { cGemv, type SyncGemvKernel } from "../kernels/gemv.ts";
+import { GGML_PEER_TYPES, type GgmlPeer, type GgmlPeerType, openGgmlPeer } from "../kernels/ggml_peer.ts";
 import { ensureNative, type NativeLib } from "../kernels/native.ts";
 import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
 import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
@@ -103,6 +104,8 @@ export interface KernelBenchOptions {
   /** Rounds over all variants of a shape, batch and thread count (coded_ternary: one). */
   rounds: number;
   backends: ("c" | "webgpu")[];
+  /** Other libraries' kernels timed beside subbit's, in the same rounds: "ggml" (llama.cpp's CPU kernels). */
+  peers: "ggml"[];
 }
 
 type Variant = { kernel: KernelName; sparsity: number | null };
@@ -142,6 +145,7 @@ export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]
     "gbps",
     "bw_fraction",
     "speedup_vs_fp32",
+    ...(o.peers.length ? ["peer", "vs_peer"] : []),
   ]);
   for (const r of out.filter((r) => r.kernel === "stream_sum")) {
     console.error(
@@ -151,10 +155,85 @@ export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]
   return out;
 }
 
+/** ggml's kernels timed after each subbit kernel (--peers ggml), the first of each list its vs_peer counterpart. */
+export const GGML_PEERS: Partial<Record<KernelName, GgmlPeerType[]>> = {
+  fp32: ["f32"],
+  int8: ["q8_0", "q4_0"],
+  ternary2: ["tq2_0", "q2_K"],
+  ternary_base3: ["tq1_0"],
+};
+
+/** One timed entry of a round: a subbit kernel variant, or a ggml peer after its subbit counterpart. */
+interface Timed {
+  kernel: string;
+  sparsity: number | null;
+  peer: GgmlPeerType | null;
+  /** The subbit kernel a peer follows (its vs_peer counterpart when first in GGML_PEERS). */
+  after: KernelName;
+  bytes: number;
+  copies: number;
+  layout: string | null;
+  warm(x: Float32Array, y: Float32Array, batch: number, threads: number): void;
+  /** One pass over every copy; returns ms per GEMV and (peers) the activation conversion's ms per GEMV. */
+  pass(x: Float32Array, y: Float32Array, batch: number, threads: number): { ms: number; actMs: number | null };
+}
+
+function subbitTimed(v: Variant & { kern: SyncGemvKernel; copies: PreparedWeights[]; first: PreparedWeights }): Timed {
+  const runAll = (x: Float32Array, y: Float32Array, batch: number, threads: number) => {
+    for (const c of v.copies) v.kern.run(c, x, y, batch, threads);
+  };
+  return {
+    kernel: v.kernel,
+    sparsity: v.sparsity,
+    peer: null,
+    after: v.kernel,
+    bytes: v.first.bytes,
+    copies: v.copies.length,
+    // sparse_ternary's layout at this sparsity and batch (formats.ts: "columns" when very sparse), else null
+    layout: v.first.layout ?? null,
+    warm: runAll,
+    pass(x, y, batch, threads) {
+      const t0 = performance.now();
+      runAll(x, y, batch, threads);
+      return { ms: (performance.now() - t0) / v.copies.length, actMs: null };
+    },
+  };
+}
+
+function peerTimed(
+  peer: GgmlPeer,
+  type: GgmlPeerType,
+  after: KernelName,
+  w: { rows: number; cols: number; data: Float32Array },
+): Timed {
+  const first = peer.prepare(type, w.rows, w.cols, w.data);
+  const copies = [first];
+  for (let i = 1; i < copiesFor(first.bytes); i++) copies.push(peer.copy(first));
+  return {
+    kernel: type,
+    sparsity: null,
+    peer: type,
+    after,
+    bytes: first.bytes,
+    copies: copies.length,
+    layout: null,
+    warm(x, y, batch, threads) {
+      for (const c of copies) peer.run(c, x, y, batch, threads);
+    },
+    pass(x, y, batch, threads) {
+      let act = 0;
+      const t0 = performance.now();
+      for (const c of copies) act += peer.run(c, x, y, batch, threads).actMs;
+      return { ms: (performance.now() - t0) / copies.length, actMs: act / copies.length };
+    },
+  };
+}
+
 async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
   const lib = await ensureNative();
   if (!lib) throw new Error("the C kernels are not built (deno task build:kernels)");
   const cpu = cpuModel();
+  const peer = o.peers.includes("ggml") ? openGgmlPeer(lib) : null;
   const bw = new Map<number, { gbps: number; pattern: ProbePattern }>();
   const out: BenchRecord[] = [];
   for (const t of o.threads) {
@@ -187,39 +266,59 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
       for (let i = 1; i < need; i++) copies.push(alignedWeights(first, true));
       return { ...v, kern, first, copies, batch };
     };
-    const prepared = variantsOf(o.kernels, o.sparsities).map((v) => prepareVariant(v, o.batches[0]));
+    const variants = variantsOf(o.kernels, o.sparsities).map((v) => prepareVariant(v, o.batches[0]));
+    // each subbit variant, then (--peers ggml) ggml's kernels for the same job, in the order the rounds visit them
+    const timed: Timed[] = [];
+    const slot: number[] = [];
+    variants.forEach((v, i) => {
+      slot[i] = timed.length;
+      timed.push(subbitTimed(v));
+      if (peer && v.sparsity === null) {
+        for (const t of GGML_PEERS[v.kernel] ?? []) {
+          if (cols % GGML_PEER_TYPES[t].block === 0) timed.push(peerTimed(peer, t, v.kernel, w));
+        }
+      }
+    });
     for (const batch of o.batches) {
       // sparse_ternary's layout depends on the tokens per call (formats.ts sparseColumnsBelow): prepared again for
       // this batch where its threshold differs from the one the weights were prepared for
-      prepared.forEach((v, i) => {
+      variants.forEach((v, i) => {
         if (v.kernel === "sparse_ternary" && sparseColumnsBelow(batch) !== sparseColumnsBelow(v.batch)) {
-          prepared[i] = prepareVariant(v, batch);
+          variants[i] = prepareVariant(v, batch);
+          timed[slot[i]] = subbitTimed(variants[i]);
         }
       });
       const x = seededGaussian(batch * cols, 7, 1), y = new Float32Array(batch * rows);
       for (const threads of o.threads) {
-        const times = prepared.map(() => [] as number[]), bws = prepared.map(() => [] as number[]);
+        const times = timed.map(() => [] as number[]), bws = timed.map(() => [] as number[]);
+        const acts = timed.map(() => [] as number[]);
         // rounds visit every variant in turn (this host's speed drifts over minutes: a variant measured in one
         // stretch can land in a slow one); within a round, each rep is one pass over the copies followed by one
         // streaming-sum pass (same threads), so the bandwidth a kernel is compared with is measured next to it
         for (let round = 0; round < o.rounds; round++) {
-          prepared.forEach((v, i) => {
+          timed.forEach((v, i) => {
             if (v.kernel === "coded_ternary" && round > 0) return; // ~1000× slower than memory: one round
-            if (round === 0) {
-              for (const c of v.copies) v.kern.run(c, x, y, batch, threads); // warm
-            }
+            if (round === 0) v.warm(x, y, batch, threads);
             for (let rep = 0; rep < o.reps; rep++) {
-              const t0 = performance.now();
-              for (const c of v.copies) v.kern.run(c, x, y, batch, threads);
-              times[i].push((performance.now() - t0) / v.copies.length);
+              const p = v.pass(x, y, batch, threads);
+              times[i].push(p.ms);
+              if (p.actMs !== null) acts[i].push(p.actMs);
               bws[i].push(streamGbps(lib, probe, threads, bw.get(threads)!.pattern));
             }
           });
         }
-        const fp32 = prepared.findIndex((v) => v.kernel === "fp32");
+        const fp32 = timed.findIndex((v) => v.kernel === "fp32");
         const fp32Ms = fp32 >= 0 ? median(times[fp32]) : null;
-        prepared.forEach((v, i) => {
-          const ms = median(times[i]), bwNear = median(bws[i]), gbps = v.first.bytes / ms / 1e6;
+        const msOf = (kernel: string, peerOnly: boolean) => {
+          const i = timed.findIndex((v) => v.kernel === kernel && (v.peer !== null) === peerOnly);
+          return i >= 0 ? median(times[i]) : null;
+        };
+        timed.forEach((v, i) => {
+          const ms = median(times[i]), bwNear = median(bws[i]), gbps = v.bytes / ms / 1e6;
+          const counterpart = v.peer === null && v.sparsity === null
+            ? GGML_PEERS[v.kernel as KernelName]?.[0]
+            : undefined;
+          const peerMs = counterpart ? msOf(counterpart, true) : null;
           const r: BenchRecord = {
             backend: "c",
             adapter: cpu,
@@ -235,11 +334,21 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
             bw_fraction: gbps / bwNear,
             speedup_vs_fp32: fp32Ms === null ? null : fp32Ms / ms,
             bw_gbps_start: bw.get(threads)!.gbps,
-            weight_bytes: v.first.bytes,
-            copies: v.copies.length,
+            weight_bytes: v.bytes,
+            copies: v.copies,
             passes: times[i].length,
-            // sparse_ternary's layout at this sparsity and batch (formats.ts: "columns" when very sparse), else null
-            sparse_layout: v.first.layout ?? null,
+            sparse_layout: v.layout,
+            ...(peer
+              ? v.peer
+                ? {
+                  peer: "ggml",
+                  peer_of: v.after,
+                  ggml_version: peer.version,
+                  ggml_variant: peer.variant,
+                  act_ms: median(acts[i]),
+                }
+                : { peer: null, peer_kernel: counterpart ?? null, vs_peer: peerMs === null ? null : peerMs / ms }
+              : {}),
           };
           emit(r);
           out.push(r);
@@ -312,4 +421,5 @@ export const DEFAULT_KERNEL_BENCH: KernelBenchOptions = {
   reps: 5,
   rounds: 3,
   backends: ["c", "webgpu"],
+  peers: [],
 };

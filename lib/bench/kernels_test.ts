@@ -18,6 +18,7 @@ Deno.test({
       reps: 2,
       rounds: 2,
       backends: ["c"],
+      peers: [],
     });
     const probes = out.filter((r) => r.kernel === "stream_sum");
     assert.deepEqual(probes.map((r) => r.threads), [1, 2]);
@@ -52,12 +53,65 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "bench kernels --peers ggml: ggml's kernel after each subbit kernel, vs_peer for every pair",
+  ignore: !lib,
+  async fn() {
+    const out = await benchKernels({
+      shapes: [[64, 512]],
+      batches: [1, 3],
+      threads: [1, 2],
+      sparsities: [0.9],
+      kernels: ["fp32", "int8", "ternary2", "ternary_base3", "sparse_ternary"],
+      reps: 2,
+      rounds: 2,
+      backends: ["c"],
+      peers: ["ggml"],
+    });
+    const rows = out.filter((r) => r.kernel !== "stream_sum");
+    const pairs = { fp32: "f32", int8: "q8_0", ternary2: "tq2_0", ternary_base3: "tq1_0" } as Record<string, string>;
+    for (const b of [1, 3]) {
+      for (const t of [1, 2]) {
+        const here = rows.filter((r) => r.batch === b && r.threads === t).map((r) => r.kernel);
+        // each peer right after the subbit kernel it is measured beside
+        assert.deepEqual(here, [
+          "fp32",
+          "f32",
+          "int8",
+          "q8_0",
+          "q4_0",
+          "ternary2",
+          "tq2_0",
+          "q2_K",
+          "ternary_base3",
+          "tq1_0",
+          "sparse_ternary",
+        ]);
+        for (const [ours, theirs] of Object.entries(pairs)) {
+          const a = rows.find((r) => r.kernel === ours && r.batch === b && r.threads === t)!;
+          const p = rows.find((r) => r.kernel === theirs && r.batch === b && r.threads === t)!;
+          assert.equal(a.peer_kernel, theirs);
+          assert.ok(Math.abs(Number(a.vs_peer) - Number(p.ms) / Number(a.ms)) < 1e-12, `${ours} vs ${theirs}`);
+          assert.equal(p.peer, "ggml");
+          assert.equal(p.peer_of, ours);
+          assert.match(String(p.ggml_version), /^\d+\.\d+/);
+          assert.ok(String(p.ggml_variant).length > 0);
+          assert.ok(Number(p.act_ms) >= 0 && Number(p.act_ms) < Number(p.ms), JSON.stringify(p));
+          assert.equal(p.passes, 4);
+        }
+      }
+    }
+    assert.ok(rows.filter((r) => r.kernel === "sparse_ternary").every((r) => r.vs_peer === null));
+  },
+});
+
 Deno.test("deno task bench kernels: a bad --batches, --threads or --shapes is an error naming it, before any output", async () => {
   for (
     const [flag, value, message] of [
       ["--batches", "1,17", "--batches: '17' is not an integer in 1…16"],
       ["--threads", "0", "--threads: '0' is not an integer in 1…64"],
       ["--shapes", "4096x", "--shapes: '4096x' is not ROWSxCOLS"],
+      ["--peers", "onnx", "--peers: 'onnx' is not a known peer (ggml)"],
     ]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {

@@ -62,6 +62,7 @@ export async function buildKernels(opts: { force?: boolean } = {}): Promise<Buil
       ...srcs,
       "-lm",
       "-lpthread",
+      "-ldl",
     ];
     if (!opts.force && (await mtime(lib)) >= newest) {
       results.push({ path: lib, rebuilt: false, flags: [...flags] });

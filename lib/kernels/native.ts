@@ -92,6 +92,16 @@ const SYMBOLS = {
   sb_tuning: { parameters: ["i32"], result: "i32" },
   sb_stream_sum: { parameters: ["buffer", "i64", "i32", "i32", "i32"], result: "f64" },
   sb_gelu: { parameters: ["buffer", "i64"], result: "void" },
+  // ggml's kernels as a benchmark peer (kernels/c/ggml_peer.c, lib/kernels/ggml_peer.ts)
+  sb_ggml_variant_score: { parameters: ["buffer"], result: "i32" },
+  sb_ggml_open: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "i32" },
+  sb_ggml_type_info: { parameters: ["i32", "buffer", "i64", "buffer"], result: "i32" },
+  sb_ggml_quantize: { parameters: ["i32", "buffer", "buffer", "i64", "i64"], result: "i64" },
+  sb_ggml_dequantize: { parameters: ["i32", "buffer", "buffer", "i64"], result: "i32" },
+  sb_ggml_gemv: {
+    parameters: ["i32", "buffer", "i64", "i64", "buffer", "i32", "buffer", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
   sb_layernorm: { parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64", "f32"], result: "void" },
 } as const;
 
