@@ -117,7 +117,7 @@ __attribute__((always_inline)) static inline void f32_rows_tokens(const f32_ctx 
     v16 wv[MAXR];
 #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
-      SB_PREFETCH(w[i] + k, SB_PF_F32);
+      SB_PREFETCH(w[i] + k, SB_PF_F32_BATCH);
       memcpy(&wv[i], w[i] + k, sizeof wv[i]);
     }
 #pragma GCC unroll 16
@@ -152,6 +152,7 @@ __attribute__((always_inline)) static inline void f32_batch(const f32_ctx *c, in
 static void f32_rows_b1(const f32_ctx *c, int64_t r, int64_t stride, int n) {
   enum { R = SB_F32_ROWS };
   const int64_t K = c->cols, K16 = K & ~(int64_t)15;
+  const int pf = sb_on_intel() ? SB_PF_F32_INTEL : SB_PF_F32;
   const float *w[R];
   v16 acc[R];
 #pragma GCC unroll 8
@@ -161,7 +162,7 @@ static void f32_rows_b1(const f32_ctx *c, int64_t r, int64_t stride, int n) {
     memcpy(&xv, c->X + k, sizeof xv);
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++) {
-      SB_PREFETCH(w[i] + k, SB_PF_F32);
+      SB_PREFETCH(w[i] + k, pf);
       v16 wv;
       memcpy(&wv, w[i] + k, sizeof wv);
       acc[i] += wv * xv;

@@ -24,8 +24,15 @@
 #ifndef SB_F32_ROWS /* fp32 batch 1: rows at once (1: one row at a time) */
 #define SB_F32_ROWS 4
 #endif
-#ifndef SB_PF_F32
-#define SB_PF_F32 2048
+#ifndef SB_PF_F32 /* Zen 5, batch 1, one thread, beside ggml's f32 (bench --peers ggml, 2026-12-06): 2 KB ahead read
+                      0.84–0.85 of the bandwidth at 11008×4096 and 4096×11008 (ggml 0.93–0.95), none 0.98–1.01 */
+#define SB_PF_F32 0
+#endif
+#ifndef SB_PF_F32_BATCH /* fp32, 2–16 tokens (not re-measured) */
+#define SB_PF_F32_BATCH 2048
+#endif
+#ifndef SB_PF_F32_INTEL /* Ice Lake-SP: the 2 KB found before (not re-measured there) */
+#define SB_PF_F32_INTEL 2048
 #endif
 #ifndef SB_PF_T2
 #define SB_PF_T2 2048
