@@ -1,4 +1,5 @@
 /** deno task plots [results/<run>] — charts (SVG + PNG) and a self-contained HTML report for a sweep run. */
+import { liveStatus } from "../lib/sweep/run_state.ts";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { htmlReport } from "../lib/plot/report.ts";
@@ -67,11 +68,15 @@ export async function makePlots(run: string, threshold = 0.1): Promise<{ files: 
   try {
     manifest = JSON.parse(await Deno.readTextFile(`${run}/manifest.json`));
   } catch { /* optional */ }
+  // a killed sweep's manifest still says "running": its report says what it is (interrupted, rows so far)
+  const status = manifest.status ? liveStatus(manifest as { status: string }) : "unknown";
+  if (status !== "complete") console.error(`plots: ${run} is ${status} — charts of the ${rows.length} rows so far`);
   const html = await htmlReport(`subbit run ${manifest.run_id ?? run}`, charts, [{
     title: `Cheapest config per layer kind with every layer's rel_error ≤ ${threshold}`,
     columns: ["layer_kind", "layers", "best config", "bits/param", "max rel_error"],
     rows: summary.map((s) => [s.layer_kind, s.layers, s.best_config ?? "(none)", s.bits_per_param, s.max_rel_error]),
   }], {
+    status,
     model: String((manifest.model as Record<string, unknown>)?.path ?? ""),
     grid: String(manifest.grid_name ?? ""),
     rows: String(rows.length),

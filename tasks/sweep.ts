@@ -3,7 +3,10 @@ import { parseFlags, parseNumberList, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { parseActivations } from "../lib/model/neox.ts";
 import { GRIDS, loadGrid, parseGroupSize } from "../lib/sweep/grid.ts";
-import { runSweep } from "../lib/sweep/run.ts";
+import { prepareOutDir, readManifest, runSweep } from "../lib/sweep/run.ts";
+import { mergeShards } from "../lib/sweep/merge.ts";
+import { liveStatus } from "../lib/sweep/run_state.ts";
+import { parseShard } from "../lib/sweep/shard.ts";
 import { formatSummary, summarizeByKind } from "../lib/sweep/summary.ts";
 import type { ScaleDtype } from "../lib/quant/types.ts";
 import { QUANTIZERS } from "../lib/quant/mod.ts";
@@ -46,9 +49,18 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --seed N             seed for every random choice (default 0)
   --out DIR            run folder (default results/<run-id>)
   --overwrite          replace the rows of an existing run folder
+  --resume DIR         continue an interrupted (killed, failed) run in DIR: its own flags are read from its
+                       manifest (flags given here must not change the model, grid, seed, layers or inputs),
+                       every (layer, config) it already holds is kept and the rest measured
+  --shard i/n          measure shard i (0 ≤ i < n) of the (layer, config) items — every machine computes
+                       the same split, balanced by estimated cost; combine with deno task merge
+  --workers N          run N shards as local processes (DIR/shards/shard-i) and merge them into DIR
   --threshold X        rel_error threshold of the summary table (default 0.1)
   --quiet              no progress output
   -h, --help           this text
+
+Rows and manifest are committed after every layer (temp file, fsync, rename): a run killed at any moment
+keeps every finished layer, reads as "interrupted" and continues with --resume.
 
 Exit codes: 0 done, 2 bad input (one line names the problem), 1 internal failure.`;
 
@@ -67,37 +79,75 @@ async function readOptional(path: string, required: boolean): Promise<Uint8Array
   }
 }
 
+/** The flags this command takes (main parses them twice on --resume: the run's own, then these over them). */
+const FLAGS = {
+  model: { type: "string", default: DEFAULT_MODEL },
+  grid: { type: "string", default: "default" },
+  layers: { type: "string" },
+  methods: { type: "string" },
+  bits: { type: "string" },
+  levels: { type: "string" },
+  sparsity: { type: "string" },
+  "group-sizes": { type: "string" },
+  "scale-dtypes": { type: "string" },
+  transforms: { type: "string" },
+  coders: { type: "string" },
+  "no-coding": { type: "boolean", default: false },
+  "no-kernels": { type: "boolean", default: false },
+  calib: { type: "string" },
+  "calib-bytes": { type: "string", default: "4096" },
+  "no-calib": { type: "boolean", default: false },
+  eval: { type: "boolean", default: false },
+  "eval-bytes": { type: "string", default: "4096" },
+  activations: { type: "string" },
+  seed: { type: "string", default: "0" },
+  out: { type: "string" },
+  overwrite: { type: "boolean", default: false },
+  threshold: { type: "string", default: "0.1" },
+  quiet: { type: "boolean", default: false },
+  resume: { type: "string" },
+  shard: { type: "string" },
+  workers: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** Flags that say where and how to run, not what is measured (never carried over by --resume). */
+const RUN_FLAGS = new Set(["--out", "--overwrite", "--resume", "--workers", "--quiet"]);
+
+/** argv without the given flags (and their values). */
+function withoutFlags(argv: string[], drop: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].split("=")[0];
+    if (!drop.has(name)) {
+      out.push(argv[i]);
+      continue;
+    }
+    const takesValue = (FLAGS as Record<string, { type: string }>)[name.slice(2)]?.type === "string";
+    if (takesValue && !argv[i].includes("=")) i++;
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
-  const { values: f } = parseFlags(Deno.args, {
-    model: { type: "string", default: DEFAULT_MODEL },
-    grid: { type: "string", default: "default" },
-    layers: { type: "string" },
-    methods: { type: "string" },
-    bits: { type: "string" },
-    levels: { type: "string" },
-    sparsity: { type: "string" },
-    "group-sizes": { type: "string" },
-    "scale-dtypes": { type: "string" },
-    transforms: { type: "string" },
-    coders: { type: "string" },
-    "no-coding": { type: "boolean", default: false },
-    "no-kernels": { type: "boolean", default: false },
-    calib: { type: "string" },
-    "calib-bytes": { type: "string", default: "4096" },
-    "no-calib": { type: "boolean", default: false },
-    eval: { type: "boolean", default: false },
-    "eval-bytes": { type: "string", default: "4096" },
-    activations: { type: "string" },
-    seed: { type: "string", default: "0" },
-    out: { type: "string" },
-    overwrite: { type: "boolean", default: false },
-    threshold: { type: "string", default: "0.1" },
-    quiet: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  });
+  let argv = Deno.args;
+  let { values: f } = parseFlags(argv, FLAGS);
   if (f.help) {
     console.log(HELP);
     return;
+  }
+  if (f.resume !== undefined) {
+    if (f.out !== undefined || f.overwrite || f.workers) {
+      throw new InputError("--resume DIR continues DIR: no --out, --overwrite or --workers with it");
+    }
+    const m = await readManifest(f.resume);
+    const own = withoutFlags(m.argv.slice(3), RUN_FLAGS);
+    argv = [...own, ...withoutFlags(Deno.args, new Set(["--resume"])), "--out", f.resume];
+    f = { ...parseFlags(argv, FLAGS).values, resume: f.resume };
+    if (liveStatus(m) === "complete") {
+      console.error(`sweep: ${f.resume} is complete (${m.rows} rows); nothing to resume`);
+      return;
+    }
   }
   const grid = await loadGrid(f.grid!);
   if (f.methods) grid.methods = f.methods.split(",").map((s) => s.trim()).filter(Boolean);
@@ -133,6 +183,13 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < 2) throw new InputError(`--eval-bytes: '${f["eval-bytes"]}' is not an integer ≥ 2`);
     evalText = (await readOptional(`${f.model}/val.txt`, true))!.subarray(0, n);
   }
+  const shard = f.shard === undefined ? undefined : parseShard(f.shard);
+  if (f.workers !== undefined) {
+    const n = Number(f.workers);
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw new InputError(`--workers: '${f.workers}' is not 1…256`);
+    if (shard) throw new InputError("--workers runs its own shards: no --shard with it");
+    return await runWorkers(n, outDir, runId, f.overwrite!, f.quiet!);
+  }
   const res = await runSweep({
     model: f.model!,
     grid,
@@ -143,7 +200,9 @@ async function main(): Promise<void> {
     runId,
     quiet: f.quiet,
     overwrite: f.overwrite,
-    argv: ["deno", "task", "sweep", ...Deno.args],
+    argv: ["deno", "task", "sweep", ...argv],
+    resume: f.resume !== undefined,
+    shard,
     coders: f["no-coding"] ? null : f.coders?.split(",").map((s) => s.trim()),
     kernels: !f["no-kernels"],
     calibText,
@@ -152,8 +211,45 @@ async function main(): Promise<void> {
   });
   console.error(`\n${formatSummary(summarizeByKind(res.rows, threshold), threshold)}\n`);
   console.error(
-    `${res.rows.length} rows (${res.manifest.layers.length} layers x ${res.manifest.config_ids.length} configs) -> ${outDir}/rows.parquet`,
+    `${res.rows.length} rows (${
+      shard ? `shard ${shard.index}/${shard.count} of ` : ""
+    }${res.manifest.layers.length} layers x ${res.manifest.config_ids.length} configs) -> ${outDir}/rows.parquet`,
   );
+}
+
+/**
+ * --workers N: the same sweep as N local shard processes (DIR/shards/shard-i, each its own resumable run), then
+ * merged into DIR — the rows one process would write.
+ */
+async function runWorkers(n: number, outDir: string, runId: string, overwrite: boolean, quiet: boolean) {
+  await prepareOutDir(outDir, overwrite);
+  const own = withoutFlags(Deno.args, new Set([...RUN_FLAGS, "--workers"]));
+  const dirs = Array.from({ length: n }, (_, i) => `${outDir}/shards/shard-${i}`);
+  if (!quiet) console.error(`sweep: ${n} workers → ${outDir}/shards/`);
+  const script = new URL(import.meta.url).pathname;
+  const codes = await Promise.all(dirs.map(async (dir, i) => {
+    const args = ["run", "-A", script, ...own, "--shard", `${i}/${n}`, "--out", dir, "--quiet"];
+    if (overwrite) args.push("--overwrite");
+    const p = new Deno.Command(Deno.execPath(), { args, stdin: "null", stdout: "null", stderr: "piped" }).spawn();
+    const out = await p.output();
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").pop() ?? "";
+    if (!quiet) console.error(`sweep: worker ${i}/${n} ${out.success ? "done" : `failed (exit ${out.code}): ${err}`}`);
+    return out.code;
+  }));
+  const failed = codes.flatMap((c, i) => c === 0 ? [] : [i]);
+  if (failed.length) {
+    throw new InputError(
+      `worker(s) ${
+        failed.join(", ")
+      } of ${n} failed; continue each with deno task sweep --resume ${outDir}/shards/shard-<i>, then deno task merge ${outDir}/shards/shard-* --out ${outDir}`,
+    );
+  }
+  const r = await mergeShards(dirs, outDir, {
+    overwrite: true,
+    runId,
+    argv: ["deno", "task", "sweep", ...Deno.args],
+  });
+  console.error(`${r.rows} rows from ${n} workers -> ${outDir}/rows.parquet`);
 }
 
 if (import.meta.main) await runMain("sweep", main);

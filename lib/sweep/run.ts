@@ -1,4 +1,9 @@
-/** The sweep engine: grid × layers → one row per (layer, config), written as it goes. */
+/**
+ * The sweep engine: grid × layers → one row per (layer, config), committed durably after every layer (rows and
+ * manifest each written to a temp file, fsynced, renamed), so a run killed at any instant can be resumed; a shard
+ * measures its own deterministic share of the items.
+ */
+import { createHash } from "node:crypto";
 import type { ActivationMode } from "../model/neox.ts";
 import { DEFAULT_CODERS, getCoder } from "../coding/mod.ts";
 import { InputError } from "../errors.ts";
@@ -6,7 +11,7 @@ import { ensureNative } from "../kernels/native.ts";
 import { prepareOutFolder } from "../out_path.ts";
 import { LatencyTable } from "./latency.ts";
 import { ModelEffects } from "./model_effects.ts";
-import { rowsToFrame, writeParquetAtomic } from "../results/frame.ts";
+import { readRowRecords, rowsToFrame, writeParquetAtomic, writeTextAtomic } from "../results/frame.ts";
 import { type RunEnvironment, runEnvironment } from "../results/environment.ts";
 import type { Row } from "../results/schema.ts";
 import { hashModelFiles, openModel } from "../tensor/model.ts";
@@ -15,6 +20,8 @@ import { numel } from "../tensor/types.ts";
 import { configId, expandGrid, type GridSpec } from "./grid.ts";
 import { measureLayer } from "./measure.ts";
 import { progress } from "./progress.ts";
+import { currentOwner, liveStatus, type RunOwner } from "./run_state.ts";
+import { assignShards, configCost, type Shard } from "./shard.ts";
 
 export interface SweepOptions {
   model: string;
@@ -40,10 +47,15 @@ export interface SweepOptions {
   evalText?: Uint8Array;
   /** How the --eval forward pass feeds linear layers (default fp32; int8 = W×A8). */
   activations?: ActivationMode;
+  /** Continue the run in outDir: keep its rows, measure only the (layer, config) items it lacks. */
+  resume?: boolean;
+  /** Measure only this shard's share of the (layer, config) items (shard.ts). */
+  shard?: Shard;
 }
 
 export interface Manifest {
   run_id: string;
+  /** As written; read it through liveStatus (run_state.ts), which tells a killed run ("interrupted"). */
   status: "running" | "complete" | "failed";
   argv: string[];
   grid_name: string;
@@ -58,10 +70,28 @@ export interface Manifest {
   /** Selected 2-D tensors with no elements (N×0, 0×N): nothing to quantize, so no rows; stored as f32 by pack. */
   skipped_layers: { name: string; shape: number[]; reason: string }[];
   rows: number;
+  /** Everything else a row's values depend on: the calibration and held-out slices, whether kernels were timed. */
+  measure: MeasureInputs;
+  /** This run's share of the work when sharded (--shard i/n), else null. */
+  shard: Shard | null;
+  /** (layer, config) items this run measures: layers × configs, or the shard's share. */
+  work_items: number;
+  /** The process writing the run (run_state.ts: a "running" run whose owner is gone was interrupted). */
+  owner: RunOwner;
   environment: RunEnvironment;
   started_at: string;
+  /** When each --resume continued the run. */
+  resumed_at: string[];
   finished_at: string | null;
   error?: string;
+}
+
+export interface MeasureInputs {
+  calib_sha256: string | null;
+  calib_bytes: number | null;
+  eval_sha256: string | null;
+  eval_bytes: number | null;
+  kernels: boolean;
 }
 
 export interface SweepResult {
@@ -70,7 +100,7 @@ export interface SweepResult {
   manifest: Manifest;
 }
 
-async function prepareOutDir(dir: string, overwrite: boolean): Promise<void> {
+export async function prepareOutDir(dir: string, overwrite: boolean): Promise<void> {
   await prepareOutFolder("out", dir);
   for (const f of ["rows.parquet", "manifest.json"]) {
     try {
@@ -84,15 +114,45 @@ async function prepareOutDir(dir: string, overwrite: boolean): Promise<void> {
   }
 }
 
-async function writeManifest(dir: string, m: Manifest): Promise<void> {
-  const tmp = `${dir}/manifest.json.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(m, null, 2) + "\n");
-  await Deno.rename(tmp, `${dir}/manifest.json`);
+export async function writeManifest(dir: string, m: Manifest): Promise<void> {
+  await writeTextAtomic(`${dir}/manifest.json`, JSON.stringify(m, null, 2) + "\n");
 }
 
-/** Run a sweep; rows.parquet and manifest.json are rewritten atomically after every layer. */
+/** A run folder's manifest, or a clear error. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+  } catch (e) {
+    throw new InputError(`${dir}: no readable manifest.json (${(e as Error).message.split("\n")[0]})`);
+  }
+}
+
+function sha256(b: Uint8Array | undefined): string | null {
+  return b ? createHash("sha256").update(b).digest("hex") : null;
+}
+
+/** The first field in which a resumed run's settings differ from the run folder's, or null. */
+function resumeMismatch(old: Manifest, now: Manifest): string | null {
+  const fields: [string, unknown, unknown][] = [
+    ["model (sha256)", old.model.sha256, now.model.sha256],
+    ["grid (config ids)", old.config_ids, now.config_ids],
+    ["seed", old.seed, now.seed],
+    ["layers", old.layers, now.layers],
+    ["coders", old.coders, now.coders],
+    ["activations", old.activations, now.activations],
+    ["calibration/held-out slices or kernel timing", old.measure, now.measure],
+    ["shard", old.shard, now.shard],
+  ];
+  for (const [name, a, b] of fields) {
+    if (JSON.stringify(a ?? null) !== JSON.stringify(b ?? null)) return name;
+  }
+  return null;
+}
+
+/** Run a sweep (or continue one with `resume`); rows.parquet and manifest.json are committed after every layer. */
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const configs = expandGrid(o.grid);
+  const ids = configs.map(configId);
   for (const id of o.coders ?? []) getCoder(id);
   const src = await openModel(o.model);
   const selected = selectLayers(src.tensors, o.layers ?? o.grid.layers);
@@ -108,14 +168,26 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   for (const t of skipped) {
     if (!o.quiet) console.error(`sweep: skipping ${t.name} [${t.shape.join(", ")}]: ${t.reason}`);
   }
-  await prepareOutDir(o.outDir, o.overwrite ?? false);
+  const previous = o.resume ? await readManifest(o.outDir) : null;
+  if (previous && liveStatus(previous) === "running") {
+    throw new InputError(
+      `--resume ${o.outDir}: a sweep is still writing this run (pid ${previous.owner?.pid} on ${previous.owner?.hostname})`,
+    );
+  }
+  if (!o.resume) await prepareOutDir(o.outDir, o.overwrite ?? false);
+  // every (layer, config) item in grid order, and which of them this run measures
+  const items = layers.flatMap((l, li) => configs.map((c, ci) => ({ li, ci, cost: numel(l.shape) * configCost(c) })));
+  const shardOf = o.shard ? assignShards(items.map((it) => it.cost), o.shard.count) : null;
+  const mine = items.filter((_, k) => !shardOf || shardOf[k] === o.shard!.index);
+  const lib = o.kernels === false ? null : await ensureNative();
+  const runId = previous?.run_id ?? o.runId;
   const manifest: Manifest = {
-    run_id: o.runId,
+    run_id: runId,
     status: "running",
     argv: o.argv ?? [],
     grid_name: o.gridName,
     grid: o.grid,
-    config_ids: configs.map(configId),
+    config_ids: ids,
     seed: o.seed,
     coders: o.coders === null ? null : o.coders ?? [...DEFAULT_CODERS],
     activations: o.activations ?? "fp32",
@@ -129,28 +201,54 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     layers: layers.map((l) => l.name),
     skipped_layers: skipped,
     rows: 0,
+    measure: {
+      calib_sha256: sha256(o.calibText),
+      calib_bytes: o.calibText?.length ?? null,
+      eval_sha256: sha256(o.evalText),
+      eval_bytes: o.evalText?.length ?? null,
+      kernels: lib !== null,
+    },
+    shard: o.shard ?? null,
+    work_items: mine.length,
+    owner: currentOwner(),
     environment: await runEnvironment(),
-    started_at: new Date().toISOString(),
+    started_at: previous?.started_at ?? new Date().toISOString(),
+    resumed_at: previous ? [...(previous.resumed_at ?? []), new Date().toISOString()] : [],
     finished_at: null,
   };
+  if (previous) {
+    const diff = resumeMismatch(previous, manifest);
+    if (diff) {
+      throw new InputError(
+        `--resume ${o.outDir}: the run was made with another ${diff}; resume it with its own settings`,
+      );
+    }
+  }
+  // rows already committed (resume): kept, and their items skipped
+  const rows: Row[] = previous ? await committedRows(o.outDir, manifest) : [];
+  const done = new Set(rows.map((r) => `${r.layer}\0${r.config_id}`));
+  const todo = mine.filter((it) => !done.has(`${layers[it.li].name}\0${ids[it.ci]}`));
+  manifest.rows = rows.length;
   await writeManifest(o.outDir, manifest);
-  const lib = o.kernels === false ? null : await ensureNative();
   const latency = lib ? new LatencyTable(lib) : undefined;
   const effects = (await ModelEffects.create(src, {
     calibText: o.calibText,
     evalText: o.evalText,
     activations: o.activations,
   })) ?? undefined;
-  const rows: Row[] = [];
-  const bar = progress(layers.length * configs.length, "sweep", { quiet: o.quiet });
+  const bar = progress(mine.length, "sweep", { quiet: o.quiet });
+  const order = (r: Row) => manifest.layers.indexOf(String(r.layer)) * ids.length + ids.indexOf(String(r.config_id));
   try {
-    for (const info of layers) {
+    for (let li = 0; li < layers.length; li++) {
+      const here = todo.filter((it) => it.li === li);
+      if (!here.length) continue;
+      const info = layers[li];
       const t = await src.read(info.name);
       const w = { name: info.name, rows: info.shape[0], cols: info.shape[1], data: t.data };
-      for (const c of configs) {
+      for (const it of here) {
         rows.push(
-          measureLayer(w, c, {
-            runId: o.runId,
+          measureLayer(w, configs[it.ci], {
+            runId,
             model: o.model,
             seed: o.seed,
             coders: o.coders,
@@ -160,12 +258,14 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
             activations: o.activations ?? "fp32",
           }),
         );
-        bar.tick(rows.length, `${info.name} ${configId(c)}`);
+        bar.tick(rows.length, `${info.name} ${ids[it.ci]}`);
       }
+      rows.sort((a, b) => order(a) - order(b));
       await writeParquetAtomic(rowsToFrame(rows), `${o.outDir}/rows.parquet`);
       manifest.rows = rows.length;
       await writeManifest(o.outDir, manifest);
     }
+    if (!todo.length) await writeParquetAtomic(rowsToFrame(rows), `${o.outDir}/rows.parquet`);
   } catch (e) {
     bar.finish();
     manifest.status = "failed";
@@ -179,4 +279,28 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   manifest.finished_at = new Date().toISOString();
   await writeManifest(o.outDir, manifest);
   return { rows, outDir: o.outDir, manifest };
+}
+
+/** The rows a run folder holds, each a (layer, config) item of this run, none twice. */
+export async function committedRows(dir: string, m: Manifest): Promise<Row[]> {
+  let rows: Row[];
+  try {
+    await Deno.stat(`${dir}/rows.parquet`);
+  } catch {
+    return [];
+  }
+  try {
+    rows = readRowRecords(`${dir}/rows.parquet`);
+  } catch (e) {
+    throw new InputError(`${dir}/rows.parquet: unreadable (${(e as Error).message.split("\n")[0]})`);
+  }
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const key = `${r.layer}\0${r.config_id}`;
+    if (!m.layers.includes(String(r.layer)) || !m.config_ids.includes(String(r.config_id)) || seen.has(key)) {
+      throw new InputError(`${dir}/rows.parquet: row ${r.layer} ${r.config_id} does not belong to this run`);
+    }
+    seen.add(key);
+  }
+  return rows;
 }
