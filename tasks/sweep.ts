@@ -80,7 +80,7 @@ async function readOptional(path: string, required: boolean): Promise<Uint8Array
 }
 
 /** The flags this command takes (main parses them twice on --resume: the run's own, then these over them). */
-const FLAGS = {
+export const FLAGS = {
   model: { type: "string", default: DEFAULT_MODEL },
   grid: { type: "string", default: "default" },
   layers: { type: "string" },
