@@ -113,8 +113,7 @@ export class ContainerReader {
       if (crc32(json) !== new DataView(rest.buffer).getUint32(n, true)) {
         throw new InputError(`${path}: header CRC mismatch at byte ${12 + n}`);
       }
-      const header = JSON.parse(new TextDecoder().decode(json)) as ContainerHeader;
-      return new ContainerReader(file, size, path, header, 12 + n + 4);
+      return new ContainerReader(file, size, path, parseHeader(json, path), 12 + n + 4);
     } catch (e) {
       file.close();
       throw e;
@@ -153,4 +152,19 @@ export class ContainerReader {
   close(): void {
     this.file.close();
   }
+}
+
+/** The header JSON, checked for the fields readers use (a CRC only says the bytes are as written, not well formed). */
+function parseHeader(json: Uint8Array, path: string): ContainerHeader {
+  let h: ContainerHeader;
+  try {
+    h = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+  } catch (e) {
+    throw new InputError(`${path}: corrupt header JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  const ok = h && typeof h === "object" && !Array.isArray(h) && Array.isArray(h.tensors) &&
+    h.tensors.every((t) => t && typeof t.name === "string" && typeof t.config_id === "string") &&
+    (h.model_config === undefined || (typeof h.model_config === "object" && h.model_config !== null));
+  if (!ok) throw new InputError(`${path}: header lacks a well-formed "tensors" list`);
+  return h;
 }

@@ -173,6 +173,7 @@ export function parseRecordBody(body: Uint8Array, crc: number, offset: number, f
       `${file}: record at byte ${offset}: corrupt descriptor (CRC ${crc32(body) === crc ? "ok" : "mismatch"})`,
     );
   }
+  checkDescriptor(descriptor, `${file}: record at byte ${offset}`);
   const actual = crc32(body);
   if (actual !== crc) {
     throw new InputError(
@@ -182,6 +183,47 @@ export function parseRecordBody(body: Uint8Array, crc: number, offset: number, f
     );
   }
   return { descriptor, symbols: parts[1], meta: parts[2] };
+}
+
+/** Largest tensor a record may describe (elements): a corrupt shape is refused before anything is allocated. */
+export const MAX_RECORD_ELEMENTS = 2 ** 32;
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/**
+ * A descriptor's fields as the readers use them: types, ranges, and a shape whose size is bounded — JSON that
+ * passes its CRC can still be ill-formed (a file written by another tool, or a fuzzer's fixed-up mutation).
+ */
+function checkDescriptor(d: Descriptor, where: string): void {
+  const bad = (why: string): never => {
+    throw new InputError(`${where}: corrupt descriptor (${why})`);
+  };
+  if (!d || typeof d !== "object") bad("not an object");
+  if (typeof d.name !== "string") bad("no tensor name");
+  if (!Array.isArray(d.shape) || !d.shape.every(isCount) || d.shape.length > 8) bad("shape is not a list of sizes");
+  if (d.shape.reduce((a: number, b: number) => a * b, 1) > MAX_RECORD_ELEMENTS) bad(`shape ${d.shape} too large`);
+  if (d.kind === "f32") return;
+  if (d.kind !== "quantized") bad(`kind ${JSON.stringify((d as { kind: unknown }).kind)}`);
+  const q = d as QuantizedDescriptor;
+  if (q.shape.length !== 2) bad("a quantized tensor is 2-D");
+  if (!Number.isInteger(q.levels) || q.levels < 1 || q.levels > 256) bad(`levels ${q.levels}`);
+  const g = q.group_size;
+  if (!(g === "row" || g === "tensor" || (Number.isSafeInteger(g) && (g as number) >= 1))) bad(`group size ${g}`);
+  if (!["f16", "bf16", "fp8_e4m3", "q8g128"].includes(q.scale_dtype)) bad(`scale dtype ${q.scale_dtype}`);
+  const r = q.reconstruction;
+  if (!r || !["scaled", "min_plus", "zero_point"].includes(r.kind)) bad("reconstruction");
+  if (r.kind === "scaled" && !(isFiniteNumber(r.center) && isFiniteNumber(r.unit))) bad("reconstruction numbers");
+  if (typeof q.coder !== "string" || typeof q.meta_coder !== "string") bad("coder ids");
+  if (!isCount(q.scale_bytes) || !isCount(q.zero_bytes)) bad("metadata sizes");
+  if (q.channel_scales && !(isFiniteNumber(q.channel_scales.alpha) && isCount(q.channel_scales.bytes))) {
+    bad("channel scales");
+  }
+  if (q.rotation && !(q.rotation.kind === "hadamard" && isCount(q.rotation.seed) && isCount(q.rotation.block))) {
+    bad("rotation");
+  }
+  const lr = q.low_rank;
+  if (lr && !(isCount(lr.rank) && (lr.dtype === "f16" || lr.dtype === "i8") && isCount(lr.bytes))) bad("low rank");
 }
 
 /** Decode a quantized record's symbol and metadata streams. */

@@ -6,7 +6,7 @@
  */
 import { gguf } from "@huggingface/gguf";
 import { InputError } from "../errors.ts";
-import { isBlockDtype, storedBytes } from "./decode.ts";
+import { isBlockDtype, readExactly, storedBytes } from "./decode.ts";
 import { GGML_BLOCK_TYPES } from "./ggml_blocks.ts";
 import type { StoredDtype, TensorInfo } from "./types.ts";
 
@@ -46,7 +46,8 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
   }
   let parsed;
   try {
-    parsed = await gguf(path, { allowLocalFile: true });
+    // an http URL only selects the library's range reader; every range comes from localRangeFetch, never the network
+    parsed = await gguf(`http://local.file/${encodeURIComponent(path)}`, { fetch: localRangeFetch(path, size) });
   } catch (e) {
     throw new InputError(`${path}: corrupt or truncated GGUF header: ${(e as Error).message}`);
   }
@@ -87,6 +88,27 @@ export async function readGgufHeader(path: string): Promise<GgufHeader> {
     tensors.push({ name: t.name, dtype, shape, offset, byteLength, file: path });
   }
   return { version: Number(metadata.version), metadata, tensors, alignment };
+}
+
+/**
+ * A `fetch` serving byte ranges of a local file, for `@huggingface/gguf`'s range reader: its own local-file mode
+ * (allowLocalFile) refuses to run in a Web Worker ("cannot be used on browser"), which broke GGUF reading there.
+ */
+function localRangeFetch(path: string, size: number): typeof fetch {
+  return (async (_uri: unknown, init?: RequestInit) => {
+    const m = /bytes=(\d+)-(\d+)/.exec(new Headers(init?.headers).get("range") ?? "");
+    const start = Math.min(m ? Number(m[1]) : 0, size), end = Math.min(m ? Number(m[2]) + 1 : size, size);
+    const f = await Deno.open(path);
+    try {
+      const bytes = await readExactly(f, start, end - start, path);
+      return new Response(bytes as Uint8Array<ArrayBuffer>, {
+        status: 206,
+        headers: { "content-range": `bytes ${start}-${Math.max(start, end - 1)}/${size}` },
+      });
+    } finally {
+      f.close();
+    }
+  }) as typeof fetch;
 }
 
 /**
