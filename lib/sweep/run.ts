@@ -20,7 +20,7 @@ import { numel } from "../tensor/types.ts";
 import { configId, expandGrid, type GridSpec } from "./grid.ts";
 import { measureLayer } from "./measure.ts";
 import { progress } from "./progress.ts";
-import { currentOwner, liveStatus, type RunOwner } from "./run_state.ts";
+import { currentOwner, liveStatus, peakRssBytes, type RunOwner } from "./run_state.ts";
 import { assignShards, configCost, type Shard } from "./shard.ts";
 
 export interface SweepOptions {
@@ -83,6 +83,8 @@ export interface Manifest {
   /** When each --resume continued the run. */
   resumed_at: string[];
   finished_at: string | null;
+  /** The sweep process's peak resident memory (bytes, /proc VmHWM) when it finished; null while running. */
+  peak_rss_bytes?: number | null;
   error?: string;
 }
 
@@ -277,6 +279,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   bar.finish();
   manifest.status = "complete";
   manifest.finished_at = new Date().toISOString();
+  manifest.peak_rss_bytes = peakRssBytes();
   await writeManifest(o.outDir, manifest);
   return { rows, outDir: o.outDir, manifest };
 }

@@ -51,3 +51,13 @@ export function liveStatus(m: { status: string; owner?: Partial<RunOwner> }): Ru
   if (m.status === "running") return ownerAlive(m.owner) ? "running" : "interrupted";
   return m.status as RunStatus;
 }
+
+/** This process's peak resident memory so far (VmHWM, bytes), or null where /proc is absent. */
+export function peakRssBytes(): number | null {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/status").match(/^VmHWM:\s+(\d+)\s+kB/m);
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
