@@ -173,15 +173,16 @@ export function parseRecordBody(body: Uint8Array, crc: number, offset: number, f
       `${file}: record at byte ${offset}: corrupt descriptor (CRC ${crc32(body) === crc ? "ok" : "mismatch"})`,
     );
   }
-  checkDescriptor(descriptor, `${file}: record at byte ${offset}`);
   const actual = crc32(body);
+  const name = typeof descriptor?.name === "string" ? `tensor ${descriptor.name} ` : "";
   if (actual !== crc) {
     throw new InputError(
-      `${file}: tensor ${descriptor.name} (record at byte ${offset}): CRC mismatch (stored ${
-        crc.toString(16)
-      }, computed ${actual.toString(16)})`,
+      `${file}: ${name}(record at byte ${offset}): CRC mismatch (stored ${crc.toString(16)}, computed ${
+        actual.toString(16)
+      })`,
     );
   }
+  checkDescriptor(descriptor, `${file}: ${name}(record at byte ${offset})`);
   return { descriptor, symbols: parts[1], meta: parts[2] };
 }
 
