@@ -16,7 +16,8 @@ import { llamaCppBpb, nodeLlamaCppVersion } from "../lib/interop/llama_cpp.ts";
 import { evaluateBpb } from "../lib/model/bpb.ts";
 import { calibrationFor, DEFAULT_CALIB_BYTES, planNeedsCalibration } from "../lib/model/calibration.ts";
 import { parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
-import { readPlan, resolvePlan } from "../lib/model/plan.ts";
+import { readPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
+import { subbitVersion } from "../lib/results/environment.ts";
 import { checkOutFile } from "../lib/out_path.ts";
 import type { QuantConfig } from "../lib/quant/types.ts";
 import { parseConfigId } from "../lib/sweep/grid.ts";
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
   const neox = parseNeoxConfig(src.config, f.model!);
   const plan = f.plan
     ? resolvePlan((await readPlan(f.plan)).layers, src, parseChoice)
-    : uniform(src, parseChoice(f.config!));
+    : uniformPlan<ExportChoice>(src, parseChoice(f.config!));
   const exp = planExport(src, neox, plan, {
     ternaryType: f["ternary-type"] as TernaryType,
     fallback: f.fallback as "f16" | undefined,
@@ -186,10 +187,11 @@ async function verify(
   const theirs = await llamaCppBpb(path, text, neox.max_position_embeddings, threads, bar2);
   bar2?.finish();
   const diff = theirs.bpb - ours.bpb;
+  const binding = await nodeLlamaCppVersion();
   console.error(
     `verify on ${ours.predicted} predicted bytes of ${textPath}: subbit ${ours.bpb.toFixed(6)} bpb, llama.cpp ${
       theirs.bpb.toFixed(6)
-    } bpb (${theirs.release}, node-llama-cpp ${await nodeLlamaCppVersion()}), difference ${diff >= 0 ? "+" : ""}${
+    } bpb (${theirs.release}, node-llama-cpp ${binding}), difference ${diff >= 0 ? "+" : ""}${
       diff.toExponential(2)
     } (tolerance ${VERIFY_TOLERANCE})`,
   );
@@ -200,7 +202,7 @@ async function verify(
     tolerance: VERIFY_TOLERANCE,
     predicted: ours.predicted,
     llama_cpp_release: theirs.release,
-    node_llama_cpp: await nodeLlamaCppVersion(),
+    node_llama_cpp: binding,
   };
 }
 
@@ -211,18 +213,6 @@ function defaultText(model: string): string {
 
 function parseChoice(id: string): ExportChoice {
   return DENSE_STORAGE.includes(id as DenseStorage) ? id as DenseStorage : parseConfigId(id);
-}
-
-function uniform(src: Awaited<ReturnType<typeof openModel>>, c: ExportChoice): Map<string, ExportChoice> {
-  return new Map(src.tensors.filter((t) => t.shape.length === 2).map((t) => [t.name, c]));
-}
-
-async function subbitVersion(): Promise<string> {
-  try {
-    return String(JSON.parse(await Deno.readTextFile(new URL("../package.json", import.meta.url))).version);
-  } catch {
-    return "unknown";
-  }
 }
 
 if (import.meta.main) await runMain("export", main);

@@ -1,6 +1,6 @@
 /** deno task submit — a sweep as a batch-scheduler array job (Slurm), one task per shard, merged at the end. */
 import { dirname, resolve } from "node:path";
-import { parseFlags, runMain } from "../lib/cli/main.ts";
+import { parseFlags, partitionFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { writeTextAtomic } from "../lib/results/frame.ts";
 import { mergeShards } from "../lib/sweep/merge.ts";
@@ -43,23 +43,12 @@ const OWN = {
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-/** Split argv into submit's own flags and the sweep's. */
-function split(argv: string[]): { own: string[]; sweep: string[] } {
-  const own: string[] = [], sweep: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].startsWith("--") ? argv[i].slice(2).split("=")[0] : argv[i] === "-h" ? "help" : "";
-    const spec = (OWN as Record<string, { type: string }>)[name];
-    const sink = spec ? own : sweep;
-    sink.push(argv[i]);
-    const sweepSpec = (SWEEP_FLAGS as Record<string, { type: string }>)[name];
-    const takes = (spec ?? sweepSpec)?.type === "string" && !argv[i].includes("=");
-    if (takes && i + 1 < argv.length) sink.push(argv[++i]);
-  }
-  return { own, sweep };
-}
-
 async function main(): Promise<void> {
-  const { own, sweep } = split(Deno.args);
+  // submit's own flags, and the sweep's that every shard runs with
+  const { picked: own, rest: sweep } = partitionFlags(Deno.args, (name) => Object.hasOwn(OWN, name), {
+    ...SWEEP_FLAGS,
+    ...OWN,
+  });
   const { values: f } = parseFlags(own, OWN);
   if (f.help) return console.log(HELP);
   if (f.scheduler !== "slurm") {

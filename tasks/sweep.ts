@@ -1,5 +1,5 @@
 /** deno task sweep — quantize every selected layer with every config of a grid; rows → results/<run-id>/. */
-import { parseFlags, parseNumberList, runMain } from "../lib/cli/main.ts";
+import { parseFlags, parseNumberList, partitionFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { parseActivations } from "../lib/model/neox.ts";
 import { GRIDS, loadGrid, parseGroupSize } from "../lib/sweep/grid.ts";
@@ -112,21 +112,11 @@ export const FLAGS = {
 } as const;
 
 /** Flags that say where and how to run, not what is measured (never carried over by --resume). */
-const RUN_FLAGS = new Set(["--out", "--overwrite", "--resume", "--workers", "--quiet"]);
+const RUN_FLAGS = new Set(["out", "overwrite", "resume", "workers", "quiet"]);
 
 /** argv without the given flags (and their values). */
 function withoutFlags(argv: string[], drop: Set<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].split("=")[0];
-    if (!drop.has(name)) {
-      out.push(argv[i]);
-      continue;
-    }
-    const takesValue = (FLAGS as Record<string, { type: string }>)[name.slice(2)]?.type === "string";
-    if (takesValue && !argv[i].includes("=")) i++;
-  }
-  return out;
+  return partitionFlags(argv, (name) => drop.has(name), FLAGS).rest;
 }
 
 async function main(): Promise<void> {
@@ -142,7 +132,7 @@ async function main(): Promise<void> {
     }
     const m = await readManifest(f.resume);
     const own = withoutFlags(m.argv.slice(3), RUN_FLAGS);
-    argv = [...own, ...withoutFlags(Deno.args, new Set(["--resume"])), "--out", f.resume];
+    argv = [...own, ...withoutFlags(Deno.args, new Set(["resume"])), "--out", f.resume];
     f = { ...parseFlags(argv, FLAGS).values, resume: f.resume };
     if (liveStatus(m) === "complete") {
       console.error(`sweep: ${f.resume} is complete (${m.rows} rows); nothing to resume`);
@@ -223,7 +213,7 @@ async function main(): Promise<void> {
  */
 async function runWorkers(n: number, outDir: string, runId: string, overwrite: boolean, quiet: boolean) {
   await prepareOutDir(outDir, overwrite);
-  const own = withoutFlags(Deno.args, new Set([...RUN_FLAGS, "--workers"]));
+  const own = withoutFlags(Deno.args, RUN_FLAGS);
   const dirs = Array.from({ length: n }, (_, i) => `${outDir}/shards/shard-${i}`);
   if (!quiet) console.error(`sweep: ${n} workers → ${outDir}/shards/`);
   const script = new URL(import.meta.url).pathname;

@@ -13,6 +13,27 @@ export function parseFlags<T extends FlagSpec>(argv: string[], options: T, allow
   }
 }
 
+/**
+ * Split argv into the flags `pick` chooses by name (with their values) and the rest, keeping order; `specs` say
+ * which flags take a value (`--name value` or `--name=value`) and their short forms.
+ */
+export function partitionFlags(
+  argv: readonly string[],
+  pick: (name: string) => boolean,
+  specs: FlagSpec,
+): { picked: string[]; rest: string[] } {
+  const picked: string[] = [], rest: string[] = [];
+  const short = (c: string) => Object.entries(specs).find(([, v]) => v.short === c)?.[0] ?? c;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.startsWith("--") ? a.slice(2).split("=")[0] : /^-\w$/.test(a) ? short(a[1]) : "";
+    const sink = name && pick(name) ? picked : rest;
+    sink.push(a);
+    if (specs[name]?.type === "string" && !a.includes("=") && i + 1 < argv.length) sink.push(argv[++i]);
+  }
+  return { picked, rest };
+}
+
 /** Run a task's main; print one line and exit 2 on bad input, 1 on internal failure. */
 export async function runMain(task: string, main: () => Promise<void>): Promise<void> {
   try {

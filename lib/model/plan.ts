@@ -49,8 +49,8 @@ export function resolvePlan<C = QuantConfig>(
   return out;
 }
 
-/** Every 2-D weight with one config. */
-export function uniformPlan(src: ModelSource, config: QuantConfig): Map<string, QuantConfig> {
+/** Every 2-D weight with one config (or, for export, one storage choice). */
+export function uniformPlan<C = QuantConfig>(src: ModelSource, config: C): Map<string, C> {
   return new Map(src.tensors.filter((t) => t.shape.length === 2).map((t) => [t.name, config]));
 }
 

@@ -33,7 +33,8 @@ export function cpuModel(): string {
   return Deno.build.arch;
 }
 
-async function subbitVersion(): Promise<string> {
+/** The project version from package.json ("unknown" when it cannot be read). */
+export async function subbitVersion(): Promise<string> {
   try {
     const url = new URL("../../package.json", import.meta.url);
     return JSON.parse(await Deno.readTextFile(url)).version ?? "unknown";

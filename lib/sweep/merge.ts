@@ -9,18 +9,21 @@
 import { InputError } from "../errors.ts";
 import { rowsToFrame, writeParquetAtomic } from "../results/frame.ts";
 import type { Row } from "../results/schema.ts";
-import { committedRows, type Manifest, prepareOutDir, readManifest, writeManifest } from "./run.ts";
+import {
+  committedRows,
+  gridOrder,
+  type Manifest,
+  prepareOutDir,
+  readManifest,
+  runMismatch,
+  writeManifest,
+} from "./run.ts";
 import { currentOwner, liveStatus } from "./run_state.ts";
 
 export interface MergeResult {
   rows: number;
   shards: number;
   manifest: Manifest;
-}
-
-/** What every shard of one sweep must share (the fields resume also checks). */
-function sameRun(m: Manifest): string {
-  return JSON.stringify([m.model.sha256, m.config_ids, m.seed, m.layers, m.coders, m.activations, m.measure]);
 }
 
 export async function mergeShards(
@@ -45,7 +48,7 @@ export async function mergeShards(
   const n = first.m.shard!.count;
   const byIndex = new Map<number, string>();
   for (const { dir, m } of shards) {
-    if (sameRun(m) !== sameRun(first.m)) {
+    if (runMismatch(m, first.m, { ignoreShard: true })) {
       throw new InputError(`${dir}: made with another model, grid, seed, layers or inputs than ${first.dir}`);
     }
     if (m.shard!.count !== n) throw new InputError(`${dir}: shard of ${m.shard!.count}, ${first.dir} of ${n}`);
@@ -76,8 +79,7 @@ export async function mergeShards(
       }`,
     );
   }
-  const order = (r: Row) => layers.indexOf(String(r.layer)) * ids.length + ids.indexOf(String(r.config_id));
-  rows.sort((a, b) => order(a) - order(b));
+  rows.sort(gridOrder(layers, ids));
   await prepareOutDir(outDir, o.overwrite ?? false);
   const times = shards.map((s) => s.m);
   const manifest: Manifest & { shards: unknown[] } = {

@@ -133,22 +133,32 @@ function sha256(b: Uint8Array | undefined): string | null {
   return b ? createHash("sha256").update(b).digest("hex") : null;
 }
 
-/** The first field in which a resumed run's settings differ from the run folder's, or null. */
-function resumeMismatch(old: Manifest, now: Manifest): string | null {
+/**
+ * The first setting in which two runs' rows would differ — model (sha256), grid, seed, layers, coders,
+ * activations, measurement inputs, and (unless ignored, as between shards) the shard — or null when they agree.
+ */
+export function runMismatch(a: Manifest, b: Manifest, o: { ignoreShard?: boolean } = {}): string | null {
   const fields: [string, unknown, unknown][] = [
-    ["model (sha256)", old.model.sha256, now.model.sha256],
-    ["grid (config ids)", old.config_ids, now.config_ids],
-    ["seed", old.seed, now.seed],
-    ["layers", old.layers, now.layers],
-    ["coders", old.coders, now.coders],
-    ["activations", old.activations, now.activations],
-    ["calibration/held-out slices or kernel timing", old.measure, now.measure],
-    ["shard", old.shard, now.shard],
+    ["model (sha256)", a.model.sha256, b.model.sha256],
+    ["grid (config ids)", a.config_ids, b.config_ids],
+    ["seed", a.seed, b.seed],
+    ["layers", a.layers, b.layers],
+    ["coders", a.coders, b.coders],
+    ["activations", a.activations, b.activations],
+    ["calibration/held-out slices or kernel timing", a.measure, b.measure],
   ];
-  for (const [name, a, b] of fields) {
-    if (JSON.stringify(a ?? null) !== JSON.stringify(b ?? null)) return name;
+  if (!o.ignoreShard) fields.push(["shard", a.shard, b.shard]);
+  for (const [name, x, y] of fields) {
+    if (JSON.stringify(x ?? null) !== JSON.stringify(y ?? null)) return name;
   }
   return null;
+}
+
+/** Rows in grid order: by layer (as the manifest lists them), then by config id. */
+export function gridOrder(layers: readonly string[], ids: readonly string[]): (a: Row, b: Row) => number {
+  const li = new Map(layers.map((l, i) => [l, i])), ci = new Map(ids.map((c, i) => [c, i]));
+  const key = (r: Row) => li.get(String(r.layer))! * ids.length + ci.get(String(r.config_id))!;
+  return (a, b) => key(a) - key(b);
 }
 
 /** Run a sweep (or continue one with `resume`); rows.parquet and manifest.json are committed after every layer. */
@@ -219,7 +229,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     finished_at: null,
   };
   if (previous) {
-    const diff = resumeMismatch(previous, manifest);
+    const diff = runMismatch(previous, manifest);
     if (diff) {
       throw new InputError(
         `--resume ${o.outDir}: the run was made with another ${diff}; resume it with its own settings`,
@@ -239,7 +249,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     activations: o.activations,
   })) ?? undefined;
   const bar = progress(mine.length, "sweep", { quiet: o.quiet });
-  const order = (r: Row) => manifest.layers.indexOf(String(r.layer)) * ids.length + ids.indexOf(String(r.config_id));
+  const order = gridOrder(manifest.layers, ids);
   try {
     for (let li = 0; li < layers.length; li++) {
       const here = todo.filter((it) => it.li === li);
@@ -262,7 +272,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         );
         bar.tick(rows.length, `${info.name} ${ids[it.ci]}`);
       }
-      rows.sort((a, b) => order(a) - order(b));
+      rows.sort(order);
       await writeParquetAtomic(rowsToFrame(rows), `${o.outDir}/rows.parquet`);
       manifest.rows = rows.length;
       await writeManifest(o.outDir, manifest);
