@@ -26,6 +26,16 @@ export function crossEntropyBits(logits: Float32Array, offset: number, vocab: nu
   return (Math.log(sum) + mx - logits[offset + target]) / Math.LN2;
 }
 
+/** The windows bpb scores: `text` cut every `ctx` bytes, those of ≥ 2 bytes (one byte predicts nothing). */
+export function bpbWindows(text: Uint8Array, ctx: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let start = 0; start < text.length; start += ctx) {
+    const w = text.subarray(start, Math.min(start + ctx, text.length));
+    if (w.length >= 2) out.push(w);
+  }
+  return out;
+}
+
 export function heldoutBpb(model: NeoxForward, text: Uint8Array, bar?: Progress): BpbResult {
   const ctx = model.config.max_position_embeddings, vocab = model.config.vocab_size;
   let bits = 0, predicted = 0, done = 0;
@@ -47,9 +57,7 @@ export function heldoutBpb(model: NeoxForward, text: Uint8Array, bar?: Progress)
 export function windowLogProbs(model: NeoxForward, text: Uint8Array): Float32Array[] {
   const ctx = model.config.max_position_embeddings, vocab = model.config.vocab_size;
   const out: Float32Array[] = [];
-  for (let start = 0; start < text.length; start += ctx) {
-    const w = text.subarray(start, Math.min(start + ctx, text.length));
-    if (w.length < 2) continue;
+  for (const w of bpbWindows(text, ctx)) {
     const logits = model.forward(w.subarray(0, w.length - 1));
     for (let t = 0; t < w.length - 1; t++) {
       const o = t * vocab;

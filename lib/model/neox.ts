@@ -89,15 +89,71 @@ export async function loadNeox(path: string): Promise<{ config: NeoxConfig; weig
   return { config: parseNeoxConfig(src.config, path), weights: await readAllWeights(src) };
 }
 
-export class NeoxForward {
+/** The tensors a stage of the forward pass reads: as stored (`w`), and 2-D linears transposed to [in, out] (`t`). */
+export interface StageWeights {
+  w(name: string): Float32Array;
+  t(name: string): Float32Array;
+}
+
+/** The six weight+bias pairs of block `l`, by HF name suffix. */
+const BLOCK_PARTS = [
+  "input_layernorm",
+  "post_attention_layernorm",
+  "attention.query_key_value",
+  "attention.dense",
+  "mlp.dense_h_to_4h",
+  "mlp.dense_4h_to_h",
+] as const;
+
+/** Every tensor block `l` reads, by HF name. */
+export function blockTensorNames(l: number): string[] {
+  return BLOCK_PARTS.flatMap((s) => [`gpt_neox.layers.${l}.${s}.weight`, `gpt_neox.layers.${l}.${s}.bias`]);
+}
+
+/** The tensors the final stage reads (final LayerNorm, unembedding). */
+export const HEAD_TENSOR_NAMES = [
+  "gpt_neox.final_layer_norm.weight",
+  "gpt_neox.final_layer_norm.bias",
+  "embed_out.weight",
+];
+
+/** The [rows, cols] of every linear layer's weight, by HF name. */
+export function linearShapes(c: NeoxConfig): Map<string, [number, number]> {
+  const shapes = new Map<string, [number, number]>();
+  const d = c.hidden_size, ff = c.intermediate_size;
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const p = `gpt_neox.layers.${i}`;
+    shapes.set(`${p}.attention.query_key_value.weight`, [3 * d, d]);
+    shapes.set(`${p}.attention.dense.weight`, [d, d]);
+    shapes.set(`${p}.mlp.dense_h_to_4h.weight`, [ff, d]);
+    shapes.set(`${p}.mlp.dense_4h_to_h.weight`, [d, ff]);
+  }
+  shapes.set("embed_out.weight", [c.vocab_size, d]);
+  return shapes;
+}
+
+/**
+ * Where a tensor enters the forward pass: −1 the embedding, 0…L−1 its block,
+ * L the head; null for a tensor the pass does not read.
+ */
+export function forwardStage(name: string, c: NeoxConfig): number | null {
+  if (name === "gpt_neox.embed_in.weight") return -1;
+  if (HEAD_TENSOR_NAMES.includes(name)) return c.num_hidden_layers;
+  const m = /^gpt_neox\.layers\.(\d+)\./.exec(name);
+  if (!m || Number(m[1]) >= c.num_hidden_layers) return null;
+  return blockTensorNames(Number(m[1])).includes(name) ? Number(m[1]) : null;
+}
+
+/**
+ * The forward pass cut into stages — embed, one block at a time, head — so a
+ * caller can hold one block's weights at a time (streaming from disk) or all
+ * of them (NeoxForward). Every stage runs the same ops in the same order either
+ * way, so the results are bit-identical.
+ */
+export class NeoxStages {
   private readonly cos: Float32Array;
   private readonly sin: Float32Array;
-  private readonly headSize: number;
   private readonly rot: number;
-  /** 2-D weights transposed to [in, out] for the GEMM, by name. */
-  private readonly wt = new Map<string, Float32Array>();
-  private readonly linearShapes = new Map<string, [number, number]>();
-  private readonly weights: Weights;
 
   /**
    * `activations: "int8"` quantizes every linear layer's input per token
@@ -105,16 +161,10 @@ export class NeoxForward {
    * quantizeActivations) before its matmul — the W×A8 model; capture still
    * sees the fp32 inputs.
    */
-  constructor(
-    readonly config: NeoxConfig,
-    weights: Weights,
-    private readonly ops: DenseOps,
-    readonly activations: ActivationMode = "fp32",
-  ) {
-    this.weights = new Map(weights);
+  constructor(readonly config: NeoxConfig, private readonly ops: DenseOps, readonly activations: ActivationMode) {
     const c = config;
-    this.headSize = c.hidden_size / c.num_attention_heads;
-    this.rot = Math.floor(this.headSize * c.rotary_pct);
+    const headSize = c.hidden_size / c.num_attention_heads;
+    this.rot = Math.floor(headSize * c.rotary_pct);
     // inv_freq_i = base^(−2i/rot); emb = [freqs, freqs] (HF GPTNeoXRotaryEmbedding)
     const T = c.max_position_embeddings, half = this.rot / 2;
     this.cos = new Float32Array(T * this.rot);
@@ -129,17 +179,98 @@ export class NeoxForward {
         }
       }
     }
-    for (const n of this.requiredNames()) if (!weights.has(n)) throw new InputError(`model lacks tensor ${n}`);
-    const d = c.hidden_size, ff = c.intermediate_size;
-    for (let i = 0; i < c.num_hidden_layers; i++) {
-      const p = `gpt_neox.layers.${i}`;
-      this.linearShapes.set(`${p}.attention.query_key_value.weight`, [3 * d, d]);
-      this.linearShapes.set(`${p}.attention.dense.weight`, [d, d]);
-      this.linearShapes.set(`${p}.mlp.dense_h_to_4h.weight`, [ff, d]);
-      this.linearShapes.set(`${p}.mlp.dense_4h_to_h.weight`, [d, ff]);
+  }
+
+  /** A linear layer's input: captured as computed, then as the matmul sees it. */
+  private input(
+    weight: string,
+    v: Float32Array,
+    T: number,
+    cols: number,
+    capture?: (weight: string, x: Float32Array) => void,
+  ): Float32Array {
+    capture?.(weight, v);
+    return this.activations === "int8" ? quantizeActivations(v, T, cols, cols).dequantized : v;
+  }
+
+  /** The residual stream [T × d] a token sequence starts as (rows of the embedding `emb`). */
+  embed(tokens: ArrayLike<number>, emb: Float32Array): Float32Array {
+    const c = this.config, T = tokens.length, d = c.hidden_size;
+    if (T > c.max_position_embeddings) {
+      throw new InputError(`sequence of ${T} tokens exceeds the context ${c.max_position_embeddings}`);
     }
-    this.linearShapes.set("embed_out.weight", [c.vocab_size, d]);
-    for (const n of this.linearShapes.keys()) this.setWeight(n, weights.get(n)!);
+    const x = new Float32Array(T * d);
+    for (let t = 0; t < T; t++) {
+      const tok = tokens[t];
+      if (!(tok >= 0 && tok < c.vocab_size)) {
+        throw new InputError(`token ${tok} at position ${t} is outside the vocabulary`);
+      }
+      x.set(emb.subarray(tok * d, tok * d + d), t * d);
+    }
+    return x;
+  }
+
+  /** Block `l` on the residual stream x [T × d], in place. */
+  block(l: number, x: Float32Array, ws: StageWeights, capture?: (weight: string, x: Float32Array) => void): void {
+    const c = this.config, ops = this.ops, d = c.hidden_size, ff = c.intermediate_size;
+    const T = x.length / d, H = c.num_attention_heads, eps = c.layer_norm_eps;
+    const h = new Float32Array(T * d), qkv = new Float32Array(T * 3 * d), att = new Float32Array(T * d);
+    const attnOut = new Float32Array(T * d), up = new Float32Array(T * ff), down = new Float32Array(T * d);
+    const p = `gpt_neox.layers.${l}`, w = (n: string) => ws.w(`${p}.${n}`), t = (n: string) => ws.t(`${p}.${n}`);
+    const input = (n: string, v: Float32Array, cols: number) => this.input(`${p}.${n}`, v, T, cols, capture);
+    ops.layernorm(x, w("input_layernorm.weight"), w("input_layernorm.bias"), h, T, d, eps);
+    const qkvW = "attention.query_key_value.weight";
+    ops.gemm(input(qkvW, h, d), t(qkvW), w("attention.query_key_value.bias"), qkv, T, 3 * d, d);
+    ops.attention(qkv, att, this.cos, this.sin, T, d, H, this.rot);
+    const denseW = "attention.dense.weight";
+    ops.gemm(input(denseW, att, d), t(denseW), w("attention.dense.bias"), attnOut, T, d, d);
+    if (!c.use_parallel_residual) { for (let i = 0; i < x.length; i++) x[i] += attnOut[i]; }
+    ops.layernorm(x, w("post_attention_layernorm.weight"), w("post_attention_layernorm.bias"), h, T, d, eps);
+    const upW = "mlp.dense_h_to_4h.weight", downW = "mlp.dense_4h_to_h.weight";
+    ops.gemm(input(upW, h, d), t(upW), w("mlp.dense_h_to_4h.bias"), up, T, ff, d);
+    ops.gelu(up);
+    ops.gemm(input(downW, up, ff), t(downW), w("mlp.dense_4h_to_h.bias"), down, T, d, ff);
+    if (c.use_parallel_residual) { for (let i = 0; i < x.length; i++) x[i] += attnOut[i] + down[i]; }
+    else for (let i = 0; i < x.length; i++) x[i] += down[i];
+  }
+
+  /** The unembedding's input: the final LayerNorm of x [T × d]. */
+  headInput(x: Float32Array, ws: Pick<StageWeights, "w">): Float32Array {
+    const c = this.config, d = c.hidden_size, h = new Float32Array(x.length);
+    const w = (n: string) => ws.w(`gpt_neox.final_layer_norm.${n}`);
+    this.ops.layernorm(x, w("weight"), w("bias"), h, x.length / d, d, c.layer_norm_eps);
+    return h;
+  }
+
+  /** Logits [T × vocab] from the unembedding's input h (headInput) and embed_out transposed. */
+  logits(h: Float32Array, embedOutT: Float32Array, capture?: (weight: string, x: Float32Array) => void): Float32Array {
+    const c = this.config, d = c.hidden_size, T = h.length / d;
+    const out = new Float32Array(T * c.vocab_size);
+    this.ops.gemm(this.input("embed_out.weight", h, T, d, capture), embedOutT, null, out, T, c.vocab_size, d);
+    return out;
+  }
+}
+
+/** The whole model in memory: every weight, 2-D linears kept transposed for the GEMM. */
+export class NeoxForward implements StageWeights {
+  /** 2-D weights transposed to [in, out] for the GEMM, by name. */
+  private readonly wt = new Map<string, Float32Array>();
+  private readonly shapes: Map<string, [number, number]>;
+  private readonly weights: Weights;
+  readonly stages: NeoxStages;
+
+  /** `activations` as NeoxStages takes it. */
+  constructor(
+    readonly config: NeoxConfig,
+    weights: Weights,
+    ops: DenseOps,
+    readonly activations: ActivationMode = "fp32",
+  ) {
+    this.weights = new Map(weights);
+    this.stages = new NeoxStages(config, ops, activations);
+    for (const n of this.requiredNames()) if (!weights.has(n)) throw new InputError(`model lacks tensor ${n}`);
+    this.shapes = linearShapes(config);
+    for (const n of this.shapes.keys()) this.setWeight(n, weights.get(n)!);
   }
 
   /** Replace one weight (e.g. by its quantized Ŵ) without rebuilding the others. */
@@ -149,40 +280,21 @@ export class NeoxForward {
       throw new InputError(`tensor ${name}: cannot replace (unknown or wrong size)`);
     }
     this.weights.set(name, data);
-    const shape = this.linearShapes.get(name);
+    const shape = this.shapes.get(name);
     if (shape) this.wt.set(name, transpose(data, shape[0], shape[1]));
   }
 
   requiredNames(): string[] {
-    const names = [
-      "gpt_neox.embed_in.weight",
-      "gpt_neox.final_layer_norm.weight",
-      "gpt_neox.final_layer_norm.bias",
-      "embed_out.weight",
-    ];
-    for (let i = 0; i < this.config.num_hidden_layers; i++) {
-      const p = `gpt_neox.layers.${i}`;
-      for (
-        const s of [
-          "input_layernorm",
-          "post_attention_layernorm",
-          "attention.query_key_value",
-          "attention.dense",
-          "mlp.dense_h_to_4h",
-          "mlp.dense_4h_to_h",
-        ]
-      ) {
-        names.push(`${p}.${s}.weight`, `${p}.${s}.bias`);
-      }
-    }
+    const names = ["gpt_neox.embed_in.weight", ...HEAD_TENSOR_NAMES];
+    for (let i = 0; i < this.config.num_hidden_layers; i++) names.push(...blockTensorNames(i));
     return names;
   }
 
-  private w(name: string): Float32Array {
+  w(name: string): Float32Array {
     return this.weights.get(name)!;
   }
 
-  private t(name: string): Float32Array {
+  t(name: string): Float32Array {
     return this.wt.get(name)!;
   }
 
@@ -191,91 +303,9 @@ export class NeoxForward {
    * `capture(name, x)` receives the input [T × in] of every linear layer, by weight name.
    */
   forward(tokens: ArrayLike<number>, capture?: (weight: string, x: Float32Array) => void): Float32Array {
-    const c = this.config, ops = this.ops;
-    const T = tokens.length, d = c.hidden_size, H = c.num_attention_heads, ff = c.intermediate_size;
-    if (T > c.max_position_embeddings) {
-      throw new InputError(`sequence of ${T} tokens exceeds the context ${c.max_position_embeddings}`);
-    }
-    /** A linear layer's input: captured as computed, then as the matmul sees it. */
-    const input = (weight: string, v: Float32Array, cols: number): Float32Array => {
-      capture?.(weight, v);
-      return this.activations === "int8" ? quantizeActivations(v, T, cols, cols).dequantized : v;
-    };
-    const emb = this.w("gpt_neox.embed_in.weight");
-    const x = new Float32Array(T * d);
-    for (let t = 0; t < T; t++) {
-      const tok = tokens[t];
-      if (!(tok >= 0 && tok < c.vocab_size)) {
-        throw new InputError(`token ${tok} at position ${t} is outside the vocabulary`);
-      }
-      x.set(emb.subarray(tok * d, tok * d + d), t * d);
-    }
-    const h = new Float32Array(T * d), qkv = new Float32Array(T * 3 * d), att = new Float32Array(T * d);
-    const attnOut = new Float32Array(T * d), up = new Float32Array(T * ff), down = new Float32Array(T * d);
-    for (let l = 0; l < c.num_hidden_layers; l++) {
-      const p = `gpt_neox.layers.${l}`;
-      ops.layernorm(
-        x,
-        this.w(`${p}.input_layernorm.weight`),
-        this.w(`${p}.input_layernorm.bias`),
-        h,
-        T,
-        d,
-        c.layer_norm_eps,
-      );
-      ops.gemm(
-        input(`${p}.attention.query_key_value.weight`, h, d),
-        this.t(`${p}.attention.query_key_value.weight`),
-        this.w(`${p}.attention.query_key_value.bias`),
-        qkv,
-        T,
-        3 * d,
-        d,
-      );
-      ops.attention(qkv, att, this.cos, this.sin, T, d, H, this.rot);
-      const attIn = input(`${p}.attention.dense.weight`, att, d);
-      ops.gemm(attIn, this.t(`${p}.attention.dense.weight`), this.w(`${p}.attention.dense.bias`), attnOut, T, d, d);
-      if (c.use_parallel_residual) {
-        ops.layernorm(
-          x,
-          this.w(`${p}.post_attention_layernorm.weight`),
-          this.w(`${p}.post_attention_layernorm.bias`),
-          h,
-          T,
-          d,
-          c.layer_norm_eps,
-        );
-      } else {
-        for (let i = 0; i < x.length; i++) x[i] += attnOut[i];
-        ops.layernorm(
-          x,
-          this.w(`${p}.post_attention_layernorm.weight`),
-          this.w(`${p}.post_attention_layernorm.bias`),
-          h,
-          T,
-          d,
-          c.layer_norm_eps,
-        );
-      }
-      const upIn = input(`${p}.mlp.dense_h_to_4h.weight`, h, d);
-      ops.gemm(upIn, this.t(`${p}.mlp.dense_h_to_4h.weight`), this.w(`${p}.mlp.dense_h_to_4h.bias`), up, T, ff, d);
-      ops.gelu(up);
-      const downIn = input(`${p}.mlp.dense_4h_to_h.weight`, up, ff);
-      ops.gemm(downIn, this.t(`${p}.mlp.dense_4h_to_h.weight`), this.w(`${p}.mlp.dense_4h_to_h.bias`), down, T, d, ff);
-      if (c.use_parallel_residual) { for (let i = 0; i < x.length; i++) x[i] += attnOut[i] + down[i]; }
-      else for (let i = 0; i < x.length; i++) x[i] += down[i];
-    }
-    ops.layernorm(
-      x,
-      this.w("gpt_neox.final_layer_norm.weight"),
-      this.w("gpt_neox.final_layer_norm.bias"),
-      h,
-      T,
-      d,
-      c.layer_norm_eps,
-    );
-    const logits = new Float32Array(T * c.vocab_size);
-    ops.gemm(input("embed_out.weight", h, d), this.t("embed_out.weight"), null, logits, T, c.vocab_size, d);
-    return logits;
+    const s = this.stages;
+    const x = s.embed(tokens, this.w("gpt_neox.embed_in.weight"));
+    for (let l = 0; l < this.config.num_hidden_layers; l++) s.block(l, x, this, capture);
+    return s.logits(s.headInput(x, this), this.t("embed_out.weight"), capture);
   }
 }

@@ -159,7 +159,11 @@ export function nativeOps(lib: NativeLib, defaultThreads = navigator.hardwareCon
 
 /** [rows, cols] row-major → [cols, rows]. */
 export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
+  return transposeInto(a, rows, cols, new Float32Array(a.length));
+}
+
+/** transpose into `out` (≥ rows·cols long); returns out. */
+export function transposeInto(a: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
   return out;
 }

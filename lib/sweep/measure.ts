@@ -27,7 +27,8 @@ export interface RowContext {
   activations?: ActivationMode;
 }
 
-export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowContext): Row {
+/** One row; the layer's stage must be prepared on `ctx.effects` (ModelEffects.prepare). */
+export async function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowContext): Promise<Row> {
   const t0 = performance.now();
   const quant = quantizeWeight(w, config, ctx.effects?.hessians);
   const quantMs = performance.now() - t0;
@@ -39,8 +40,8 @@ export function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: RowConte
   const entropyBits = params * entropyPerSymbol(hist);
   const coded = ctx.coders === null ? null : codeLayer(w, config, quant, ctx.coders);
   const lat = ctx.latency?.measure(w, config);
-  const outRelError = ctx.effects?.outRelError(w.name, wq, w.rows, w.cols) ?? null;
-  const deltaBpb = ctx.evalDelta ? ctx.effects?.deltaBpb(w.name, wq) ?? null : null;
+  const outRelError = ctx.effects?.outRelError(w.name, w.data, wq, w.rows, w.cols) ?? null;
+  const deltaBpb = ctx.evalDelta ? await ctx.effects?.deltaBpb(w.name, wq) ?? null : null;
   return {
     run_id: ctx.runId,
     config_id: configId(config),

@@ -251,15 +251,16 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const bar = progress(mine.length, "sweep", { quiet: o.quiet });
   const order = gridOrder(manifest.layers, ids);
   try {
-    for (let li = 0; li < layers.length; li++) {
+    for (const li of forwardOrder(layers, effects)) {
       const here = todo.filter((it) => it.li === li);
       if (!here.length) continue;
       const info = layers[li];
+      await effects?.prepare(info.name);
       const t = await src.read(info.name);
       const w = { name: info.name, rows: info.shape[0], cols: info.shape[1], data: t.data };
       for (const it of here) {
         rows.push(
-          measureLayer(w, configs[it.ci], {
+          await measureLayer(w, configs[it.ci], {
             runId,
             model: o.model,
             seed: o.seed,
@@ -292,6 +293,17 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   manifest.peak_rss_bytes = peakRssBytes();
   await writeManifest(o.outDir, manifest);
   return { rows, outDir: o.outDir, manifest };
+}
+
+/**
+ * The order layers are measured in: as listed, or — when model effects stream
+ * the forward pass — by forward stage (stable), so the streams only move ahead.
+ */
+function forwardOrder(layers: { name: string }[], effects?: ModelEffects): number[] {
+  const order = layers.map((_, i) => i);
+  if (!effects) return order;
+  const stage = (i: number) => effects.stageOf(layers[i].name) ?? Infinity;
+  return order.sort((a, b) => stage(a) - stage(b) || a - b);
 }
 
 /** The rows a run folder holds, each a (layer, config) item of this run, none twice. */

@@ -25,8 +25,17 @@ const F16_TABLE = (() => {
   return t;
 })();
 
-/** Decode little-endian stored elements into f32. */
+/** Whether this host stores floats little-endian (as safetensors and GGUF do). */
+const LITTLE_ENDIAN = new Uint8Array(new Float32Array([1]).buffer)[3] === 0x3f;
+
+/**
+ * Decode little-endian stored elements into f32. F32 bytes that fill their
+ * own buffer are returned as a view of it (the caller gives them up).
+ */
 export function decodeToF32(bytes: Uint8Array, dtype: StoredDtype, count: number, what: string): Float32Array {
+  if (dtype === "F32" && LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.buffer.byteLength === 4 * count) {
+    return new Float32Array(bytes.buffer); // the bytes' own buffer already is the tensor: no second copy
+  }
   const out = new Float32Array(count);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
