@@ -7,10 +7,19 @@ import { prepareOutDir, readManifest, runSweep } from "../lib/sweep/run.ts";
 import { mergeShards } from "../lib/sweep/merge.ts";
 import { liveStatus } from "../lib/sweep/run_state.ts";
 import { parseShard } from "../lib/sweep/shard.ts";
-import { formatSummary, summarizeByKind } from "../lib/sweep/summary.ts";
+import {
+  formatSummary,
+  parseCriterion,
+  parseThreshold,
+  summarizeByKind,
+  summaryCsv,
+  type SummaryOptions,
+} from "../lib/sweep/summary.ts";
 import type { ScaleDtype } from "../lib/quant/types.ts";
 import { QUANTIZERS } from "../lib/quant/mod.ts";
 import { CODERS, DEFAULT_CODERS } from "../lib/coding/mod.ts";
+import { readRowRecords, writeTextAtomic } from "../lib/results/frame.ts";
+import type { Row } from "../lib/results/schema.ts";
 
 export const DEFAULT_MODEL = "models/neox-tiny";
 
@@ -55,7 +64,10 @@ write one row per (layer, config) to <out>/rows.parquet with <out>/manifest.json
   --shard i/n          measure shard i (0 ≤ i < n) of the (layer, config) items — every machine computes
                        the same split, balanced by estimated cost; combine with deno task merge
   --workers N          run N shards as local processes (DIR/shards/shard-i) and merge them into DIR
-  --threshold X        rel_error threshold of the summary table (default 0.1)
+  --criterion C        what the summary ranks configs by: delta_bpb (default when --eval measured it),
+                       out_rel_error (default with calibration), else rel_error
+  --threshold X        the criterion's limit for every layer of a kind (default 0.01 bpb for delta_bpb,
+                       0.1 for the relative errors); the summary goes to stderr and DIR/summary.csv
   --quiet              no progress output
   -h, --help           this text
 
@@ -103,7 +115,8 @@ export const FLAGS = {
   seed: { type: "string", default: "0" },
   out: { type: "string" },
   overwrite: { type: "boolean", default: false },
-  threshold: { type: "string", default: "0.1" },
+  threshold: { type: "string" },
+  criterion: { type: "string" },
   quiet: { type: "boolean", default: false },
   resume: { type: "string" },
   shard: { type: "string" },
@@ -149,8 +162,7 @@ async function main(): Promise<void> {
   if (f.transforms) grid.transforms = f.transforms.split(",").map((s) => s.trim());
   const seed = Number(f.seed);
   if (!Number.isSafeInteger(seed)) throw new InputError(`--seed: '${f.seed}' is not an integer`);
-  const threshold = Number(f.threshold);
-  if (!(threshold > 0)) throw new InputError(`--threshold: '${f.threshold}' is not a positive number`);
+  const summaryOpts = { criterion: parseCriterion(f.criterion), threshold: parseThreshold(f.threshold) };
   const gridName = GRIDS[f.grid!] ? f.grid! : `file:${f.grid}`;
   const runId = f.out
     ? f.out.replace(/\/+$/, "").split("/").pop()!
@@ -178,7 +190,8 @@ async function main(): Promise<void> {
     const n = Number(f.workers);
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new InputError(`--workers: '${f.workers}' is not 1…256`);
     if (shard) throw new InputError("--workers runs its own shards: no --shard with it");
-    return await runWorkers(n, outDir, runId, f.overwrite!, f.quiet!);
+    await runWorkers(n, outDir, runId, f.overwrite!, f.quiet!);
+    return await writeSummary(outDir, readRowRecords(`${outDir}/rows.parquet`), summaryOpts);
   }
   const res = await runSweep({
     model: f.model!,
@@ -199,7 +212,7 @@ async function main(): Promise<void> {
     evalText,
     activations,
   });
-  console.error(`\n${formatSummary(summarizeByKind(res.rows, threshold), threshold)}\n`);
+  await writeSummary(outDir, res.rows, summaryOpts);
   console.error(
     `${res.rows.length} rows (${
       shard ? `shard ${shard.index}/${shard.count} of ` : ""
@@ -240,6 +253,13 @@ async function runWorkers(n: number, outDir: string, runId: string, overwrite: b
     argv: ["deno", "task", "sweep", ...Deno.args],
   });
   console.error(`${r.rows} rows from ${n} workers -> ${outDir}/rows.parquet`);
+}
+
+/** The summary, to stderr and DIR/summary.csv. */
+async function writeSummary(outDir: string, rows: Row[], opts: SummaryOptions): Promise<void> {
+  const summary = summarizeByKind(rows, opts);
+  await writeTextAtomic(`${outDir}/summary.csv`, summaryCsv(summary));
+  console.error(`\nCheapest config per layer kind (-> ${outDir}/summary.csv)\n${formatSummary(summary)}\n`);
 }
 
 if (import.meta.main) await runMain("sweep", main);

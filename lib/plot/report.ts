@@ -28,6 +28,8 @@ export async function htmlReport(
   charts: Chart[],
   tables: ReportTable[],
   meta: Record<string, string>,
+  /** A line shown above everything (e.g. that the run is interrupted). */
+  banner?: string,
 ): Promise<string> {
   const scripts = await Promise.all(
     ["vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js"].map(lib),
@@ -50,10 +52,11 @@ export async function htmlReport(
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:"DejaVu Sans",sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}th{background:#f3f3f3}.chart{margin:1.5em 0}
+.banner{background:#fff3cd;border:1px solid #e0b400;padding:8px 12px;font-weight:bold}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;font-size:13px}</style>
 ${scripts.map((s) => `<script>${s}</script>`).join("\n")}
 </head><body>
-<h1>${esc(title)}</h1>
+${banner ? `<p class="banner">${esc(banner)}</p>\n` : ""}<h1>${esc(title)}</h1>
 <dl>${Object.entries(meta).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
 ${charts.map((c) => `<h2>${esc(c.title)}</h2><div class="chart" id="chart-${c.name}"></div>`).join("\n")}
 ${tableHtml}

@@ -1,5 +1,6 @@
 /** Vega-Lite chart specs built from sweep rows (and allocator results when present). */
 import type { TopLevelSpec } from "vega-lite";
+import { compareLayers, shortLayerName } from "../tensor/select.ts";
 
 type Rec = Record<string, unknown>;
 
@@ -97,32 +98,72 @@ export function paretoChart(rows: Rec[]): Chart {
   };
 }
 
+/** The error measure a run's charts colour by: Δbpb when measured, else out_rel_error, else rel_error. */
+export function errorMeasure(rows: Rec[]): "delta_bpb" | "out_rel_error" | "rel_error" {
+  const has = (c: string) => rows.some((r) => r[c] !== null && r[c] !== undefined);
+  return has("delta_bpb") ? "delta_bpb" : has("out_rel_error") ? "out_rel_error" : "rel_error";
+}
+
+/**
+ * Layer × config, coloured by the run's error measure (errorMeasure; a
+ * symlog scale, as errors span decades and Δbpb may dip below 0) and
+ * labelled with bits/param; layers by short name (L0.qkv) in model order.
+ */
 export function heatmapChart(rows: Rec[]): Chart {
+  const measure = errorMeasure(rows);
+  const names = [...new Set(rows.map((r) => String(r.layer)))].sort(compareLayers);
+  const short = new Map(names.map((n) => [n, shortLayerName(n)]));
+  // two weights with one short name (an unusual model): keep the full names
+  const label = new Set(short.values()).size === names.length ? (n: string) => short.get(n)! : (n: string) => n;
   const values = rows.map((r) => ({
-    layer: r.layer,
+    layer: label(String(r.layer)),
+    tensor: r.layer,
     config_id: r.config_id,
     bits_per_param: r.bits_per_param,
-    rel_error: r.rel_error,
+    bits_label: Number(r.bits_per_param).toFixed(2),
+    [measure]: r[measure],
   }));
+  const y = { field: "layer", type: "nominal", title: "layer", sort: names.map(label) };
+  // symlog is linear within ±constant and logarithmic beyond: put the bend two decades under the largest error
+  const constant = Math.max(1e-9, 0.01 * Math.max(...rows.map((r) => Math.abs(Number(r[measure]) || 0))));
+  const x = { field: "config_id", type: "nominal", title: "config", axis: { labelAngle: -60 } };
   return {
     name: "heatmap",
-    title: "bits per parameter, layer × config",
+    title: `${measure} per layer × config (label: bits/param)`,
     spec: {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-      title: "bits/param per layer × config (tooltip: rel_error)",
+      title: `${measure} per layer × config (cell label: bits/param)`,
       data: { values },
-      mark: "rect",
-      encoding: {
-        x: { field: "config_id", type: "nominal", title: "config", axis: { labelAngle: -60 } },
-        y: { field: "layer", type: "nominal", title: "layer" },
-        color: { field: "bits_per_param", type: "quantitative", scale: { scheme: "viridis" }, title: "bits/param" },
-        tooltip: [{ field: "layer" }, { field: "config_id" }, { field: "bits_per_param", format: ".3f" }, {
-          field: "rel_error",
-          format: ".4f",
-        }],
-      },
+      encoding: { x, y },
+      layer: [
+        {
+          mark: "rect",
+          encoding: {
+            color: {
+              field: measure,
+              type: "quantitative",
+              scale: { type: "symlog", constant, scheme: "viridis" },
+              title: measure,
+            },
+            tooltip: [{ field: "tensor" }, { field: "config_id" }, { field: "bits_per_param", format: ".3f" }, {
+              field: measure,
+              format: ".4g",
+            }],
+          },
+        },
+        { mark: { type: "text", fontSize: 8 }, encoding: { text: { field: "bits_label" }, color: { value: "white" } } },
+      ],
     } as TopLevelSpec,
   };
+}
+
+/**
+ * A level's value in units of its scale: symmetric odd level sets are
+ * integers around 0 (ternary −1, 0, +1); `sign`'s two levels are ±1.
+ */
+export function levelValue(i: number, levels: number): number {
+  const centred = i - (levels - 1) / 2;
+  return levels % 2 ? centred : 2 * centred;
 }
 
 /** Level histograms (fraction of weights per level) of ternary / forced-sparsity configs, over all layers. */
@@ -139,8 +180,7 @@ export function levelHistogramChart(rows: Rec[]): Chart | null {
   const values: Rec[] = [];
   for (const [config_id, t] of totals) {
     const n = t.reduce((a, b) => a + b, 0);
-    const center = (t.length - 1) / 2;
-    t.forEach((c, i) => values.push({ config_id, level: i - center, fraction: c / n }));
+    t.forEach((c, i) => values.push({ config_id, level: levelValue(i, t.length), fraction: c / n }));
   }
   return {
     name: "levels",
@@ -274,5 +314,51 @@ export function frontierChart(points: Rec[]): Chart | null {
       height: 260,
       layer: layers,
     } as unknown as TopLevelSpec,
+  };
+}
+
+/**
+ * Runs side by side (compareRuns' rows): per matched config, each layer's
+ * error measure — the first of Δbpb, out_rel_error, rel_error that every run
+ * measured — one bar per run, layers by short name in model order.
+ */
+export function compareChart(rows: Rec[]): Chart {
+  const runs = [...new Set(rows.map((r) => String(r.run)))];
+  const measure = (["delta_bpb", "out_rel_error", "rel_error"] as const).find((m) =>
+    runs.every((run) => rows.some((r) => r.run === run && r[m] !== null && r[m] !== undefined))
+  )!;
+  const names = [...new Set(rows.map((r) => String(r.layer)))].sort(compareLayers);
+  const values = rows.map((r) => ({
+    layer: shortLayerName(String(r.layer)),
+    series: r.match === r.config_id ? r.run : `${r.run}: ${r.config_id}`,
+    match: r.match,
+    bits_per_param: r.bits_per_param,
+    [measure]: r[measure],
+  }));
+  return {
+    name: "compare",
+    title: `${measure} per layer, runs side by side`,
+    spec: {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: `${measure} per layer, runs side by side (tooltip: bits/param)`,
+      data: { values },
+      facet: { row: { field: "match", type: "nominal", title: "config" } },
+      spec: {
+        width: Math.max(240, 14 * names.length * runs.length),
+        height: 140,
+        mark: "bar",
+        encoding: {
+          x: { field: "layer", type: "nominal", sort: [...new Set(names.map(shortLayerName))], title: "layer" },
+          xOffset: { field: "series", type: "nominal" },
+          y: { field: measure, type: "quantitative", title: measure },
+          color: { field: "series", type: "nominal", title: "run" },
+          tooltip: [{ field: "series" }, { field: "layer" }, { field: measure, format: ".4g" }, {
+            field: "bits_per_param",
+            format: ".3f",
+          }],
+        },
+      },
+      resolve: { scale: { y: "independent" } },
+    } as TopLevelSpec,
   };
 }

@@ -114,7 +114,14 @@ export async function prepareOutDir(dir: string, overwrite: boolean): Promise<vo
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
   }
+  // what was made from the replaced run's rows would describe rows it no longer holds
+  if (overwrite) {
+    for (const stale of STALE_OUTPUTS) await Deno.remove(`${dir}/${stale}`, { recursive: true }).catch(() => {});
+  }
 }
+
+/** What tasks derive from a run folder's rows (plots, the summary): removed when --overwrite replaces them. */
+export const STALE_OUTPUTS = ["plots", "summary.csv"];
 
 export async function writeManifest(dir: string, m: Manifest): Promise<void> {
   await writeTextAtomic(`${dir}/manifest.json`, JSON.stringify(m, null, 2) + "\n");

@@ -4,10 +4,50 @@ import type { TensorInfo } from "./types.ts";
 
 export type LayerKind = "embed" | "attn_qkv" | "attn_out" | "mlp_up" | "mlp_down" | "lm_head" | "other";
 
-/** Glob → RegExp: `*` matches any run of characters (dots too), `?` one character. */
+/**
+ * Glob → RegExp: `*` matches any run of characters — dots too, so
+ * `gpt_neox.layers.*.mlp.*` spans every block — `?` one character, and
+ * `{a,b}` either alternative (nestable).
+ */
 export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  let body = "", depth = 0;
+  for (const ch of glob) {
+    if (ch === "*") body += ".*";
+    else if (ch === "?") body += ".";
+    else if (ch === "{") (depth++, body += "(?:");
+    else if (ch === "}" && depth > 0) (depth--, body += ")");
+    else if (ch === "," && depth > 0) body += "|";
+    else body += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  if (depth > 0) throw new InputError(`--layers: '${glob}' has an unclosed '{'`);
   return new RegExp(`^${body}$`);
+}
+
+/** A --layers value split at its top-level commas (those inside `{a,b}` belong to the glob). */
+export function splitGlobs(list: string): string[] {
+  const out: string[] = [];
+  let cur = "", depth = 0;
+  for (const ch of list) {
+    if (ch === "," && depth === 0) (out.push(cur), cur = "");
+    else {
+      if (ch === "{") depth++;
+      if (ch === "}" && depth > 0) depth--;
+      cur += ch;
+    }
+  }
+  out.push(cur);
+  return out.map((g) => g.trim()).filter(Boolean);
+}
+
+/**
+ * A --layers value as a name filter: names matching any glob (every name when
+ * all globs are exclusions), minus those matching a `!glob`.
+ */
+export function layerFilter(globs: string): (name: string) => boolean {
+  const parts = splitGlobs(globs);
+  const include = parts.filter((g) => !g.startsWith("!")).map(globToRegExp);
+  const exclude = parts.filter((g) => g.startsWith("!")).map((g) => globToRegExp(g.slice(1)));
+  return (name) => (!include.length || include.some((r) => r.test(name))) && !exclude.some((r) => r.test(name));
 }
 
 /**
@@ -23,8 +63,8 @@ export function selectLayers(tensors: TensorInfo[], globs?: string): TensorInfo[
     );
   }
   if (!globs) return twoD;
-  const res = globs.split(",").map((g) => g.trim()).filter(Boolean).map(globToRegExp);
-  const out = twoD.filter((t) => res.some((r) => r.test(t.name)));
+  const keep = layerFilter(globs);
+  const out = twoD.filter((t) => keep(t.name));
   if (!out.length) {
     const sample = twoD.slice(0, 3).map((t) => t.name).join(", ");
     throw new InputError(`--layers '${globs}' matches no 2-D weight (names look like: ${sample})`);
@@ -49,3 +89,41 @@ export function layerKind(name: string): LayerKind {
   for (const [kind, re] of KIND_PATTERNS) if (re.test(name)) return kind;
   return "other";
 }
+
+const BLOCK_INDEX = /(?:^|\.)(?:layers|h|blk|block|blocks)\.(\d+)\./;
+const KIND_ORDER: LayerKind[] = ["embed", "attn_qkv", "attn_out", "mlp_up", "mlp_down", "other", "lm_head"];
+const SHORT_TAIL: Partial<Record<LayerKind, string>> = {
+  attn_qkv: "qkv",
+  attn_out: "attn.out",
+  mlp_up: "mlp.up",
+  mlp_down: "mlp.down",
+};
+
+/**
+ * A short label for a weight: `embed`, `lm_head`, or `L<block>.<part>`
+ * (`L0.qkv`, `L0.attn.out`, `L0.mlp.up`, `L0.mlp.down`; split projections
+ * keep their own name: `L0.q_proj`); other names lose only `.weight`.
+ */
+export function shortLayerName(name: string): string {
+  const kind = layerKind(name);
+  if (kind === "embed" || kind === "lm_head") return kind;
+  const m = BLOCK_INDEX.exec(name);
+  if (!m) return name.replace(/\.weight$/, "");
+  const rest = name.slice(m.index + m[0].length).replace(/\.weight$/, "");
+  const fused = /query_key_value|attn_qkv|c_attn|qkv_proj/.test(rest) || kind !== "attn_qkv";
+  const tail = (fused ? SHORT_TAIL[kind] : undefined) ?? rest.split(".").pop()!;
+  return `L${m[1]}.${kind === "mlp_up" && /gate/.test(rest) ? "mlp.gate" : tail}`;
+}
+
+/** Model order for weight names: embedding, then block by block (qkv, out, up, down), then the head; numbers compare as numbers. */
+export function compareLayers(a: string, b: string): number {
+  const key = (n: string) => {
+    const k = layerKind(n), m = BLOCK_INDEX.exec(n);
+    const block = k === "embed" ? -1 : k === "lm_head" ? Infinity : m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
+    return [block, KIND_ORDER.indexOf(k)];
+  };
+  const [ab, ak] = key(a), [bb, bk] = key(b);
+  return ab - bb || ak - bk || NATURAL.compare(a, b);
+}
+
+const NATURAL = new Intl.Collator("en", { numeric: true });

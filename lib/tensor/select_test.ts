@@ -1,6 +1,14 @@
 import { strict as assert } from "node:assert";
 import { InputError } from "../errors.ts";
-import { globToRegExp, layerKind, selectLayers } from "./select.ts";
+import {
+  compareLayers,
+  globToRegExp,
+  layerFilter,
+  layerKind,
+  selectLayers,
+  shortLayerName,
+  splitGlobs,
+} from "./select.ts";
 import type { TensorInfo } from "./types.ts";
 
 const info = (name: string, shape: number[]): TensorInfo => ({
@@ -45,4 +53,51 @@ Deno.test("layer globs: * spans dots, comma lists, 2-D only, no match is an erro
   assert.deepEqual(selectLayers(ts, "*.mlp.*").map((t) => t.name), ["a.mlp.w"]);
   assert.deepEqual(selectLayers(ts, "*.mlp.*, emb").map((t) => t.name), ["a.mlp.w", "emb"]);
   assert.throws(() => selectLayers(ts, "nothing.*"), InputError);
+});
+
+Deno.test("--layers globs: {a,b} alternatives, !glob exclusions, commas inside braces", () => {
+  const names = [
+    "gpt_neox.layers.0.attention.query_key_value.weight",
+    "gpt_neox.layers.0.mlp.dense_h_to_4h.weight",
+    "gpt_neox.layers.1.mlp.dense_4h_to_h.weight",
+    "gpt_neox.layers.10.mlp.dense_4h_to_h.weight",
+    "embed_out.weight",
+  ];
+  const pick = (g: string) => names.filter(layerFilter(g));
+  assert.deepEqual(splitGlobs("a.{b,c}.*,!d,e"), ["a.{b,c}.*", "!d", "e"]);
+  assert.deepEqual(pick("gpt_neox.layers.{0,1}.mlp.*"), names.slice(1, 3));
+  assert.deepEqual(pick("gpt_neox.layers.*,!*.layers.1{,0}.*"), names.slice(0, 2));
+  assert.deepEqual(pick("!embed_out.weight"), names.slice(0, 4));
+  assert.deepEqual(pick("*.{query_key_value,dense_4h_to_h}.weight,embed_*"), [names[0], names[2], names[3], names[4]]);
+  assert.throws(() => globToRegExp("a.{b,c"), /unclosed/);
+  const tensors = names.map((name) => ({ name, shape: [4, 4] })) as unknown as Parameters<typeof selectLayers>[0];
+  assert.throws(() => selectLayers(tensors, "!*"), /matches no 2-D weight/);
+});
+
+Deno.test("shortLayerName and compareLayers: short labels in model order, numbers as numbers", () => {
+  const p = "gpt_neox.layers";
+  assert.equal(shortLayerName(`${p}.0.attention.query_key_value.weight`), "L0.qkv");
+  assert.equal(shortLayerName(`${p}.0.attention.dense.weight`), "L0.attn.out");
+  assert.equal(shortLayerName(`${p}.12.mlp.dense_h_to_4h.weight`), "L12.mlp.up");
+  assert.equal(shortLayerName(`${p}.3.mlp.dense_4h_to_h.weight`), "L3.mlp.down");
+  assert.equal(shortLayerName("model.layers.2.self_attn.q_proj.weight"), "L2.q_proj");
+  assert.equal(shortLayerName("model.layers.2.mlp.gate_proj.weight"), "L2.mlp.gate");
+  assert.equal(shortLayerName("gpt_neox.embed_in.weight"), "embed");
+  assert.equal(shortLayerName("embed_out.weight"), "lm_head");
+  const names = [
+    "embed_out.weight",
+    `${p}.10.attention.dense.weight`,
+    `${p}.2.mlp.dense_4h_to_h.weight`,
+    `${p}.2.attention.query_key_value.weight`,
+    "gpt_neox.embed_in.weight",
+    `${p}.2.mlp.dense_h_to_4h.weight`,
+  ];
+  assert.deepEqual([...names].sort(compareLayers).map(shortLayerName), [
+    "embed",
+    "L2.qkv",
+    "L2.mlp.up",
+    "L2.mlp.down",
+    "L10.attn.out",
+    "lm_head",
+  ]);
 });
