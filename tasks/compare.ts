@@ -26,10 +26,15 @@ export async function compareMain(dirs: string[], out?: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values: f, positionals } = parseFlags(Deno.args, {
-    out: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
+  const { values: f, positionals } = parseFlags(
+    Deno.args,
+    {
+      out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    true,
+    { positionalPaths: true },
+  );
   if (f.help) return console.log(HELP);
   await compareMain(positionals, f.out);
 }

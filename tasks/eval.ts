@@ -40,7 +40,9 @@ bytes, every byte after the first of a window predicted.
   --activations A fp32 (default) or int8: every linear layer's input quantized per token
                   (absmax/127, as the integer kernels do) before its matmul — the W×A8 model
   --threads N     threads for the C kernels (default: all cores)
-  --json          print one JSON object {bpb, bits_per_param, bytes} last on stdout
+  --no-fp32       with a quantized model: skip the fp32 baseline (by default it is evaluated on the
+                  same text and the difference printed as Δ)
+  --json          print one JSON object {bpb, bits_per_param, bytes, fp32_bpb, delta_bpb} last on stdout
   -h, --help`;
 
 async function main(): Promise<void> {
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
     threads: { type: "string" },
     activations: { type: "string" },
     json: { type: "boolean", default: false },
+    "no-fp32": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
   if (f.help) return console.log(HELP);
@@ -97,7 +100,28 @@ async function main(): Promise<void> {
       m.bitsPerParam.toFixed(4)
     } bits/param (${m.quantized} of ${m.tensors} tensors quantized); ${activations} activations; ${secs.toFixed(1)} s`,
   );
-  if (f.json) console.log(JSON.stringify({ bpb: r.bpb, bits_per_param: m.bitsPerParam, bytes: r.bytes, activations }));
+  // the quantized model's cost in bpb: the fp32 model on the same text, same activations
+  let fp32Bpb: number | null = null;
+  const fp32 = m.quantized > 0 && !f["no-fp32"] ? await m.fp32() : null;
+  if (fp32) {
+    fp32Bpb = (await evaluateBpb(config, fp32, text, threads, undefined, activations)).bpb;
+    const d = r.bpb - fp32Bpb;
+    console.error(`Δ ${d >= 0 ? "+" : ""}${d.toFixed(5)} bpb against fp32 (${fp32Bpb.toFixed(5)} bpb, same text)`);
+  } else if (m.quantized > 0 && !f["no-fp32"]) {
+    console.error(
+      "no Δ against fp32: no unquantized copy of this model is readable here (e.g. the source of a .subbit)",
+    );
+  }
+  if (f.json) {
+    console.log(JSON.stringify({
+      bpb: r.bpb,
+      bits_per_param: m.bitsPerParam,
+      bytes: r.bytes,
+      activations,
+      fp32_bpb: fp32Bpb,
+      delta_bpb: fp32Bpb === null ? null : r.bpb - fp32Bpb,
+    }));
+  }
 }
 
 interface EvalModel {
@@ -107,6 +131,8 @@ interface EvalModel {
   quantized: number;
   tensors: number;
   textPath: string;
+  /** The unquantized weights, for the Δ against fp32 (null when they cannot be read). */
+  fp32: () => Promise<Weights | null>;
 }
 
 /** A model folder/file, quantized in memory by --config or --plan. */
@@ -133,6 +159,7 @@ async function fromModel(
     bitsPerParam: asStored ? (8 * (await Deno.stat(src.files[0])).size) / a.params : a.bitsPerParam,
     quantized: asStored ? src.tensors.filter((t) => isBlockDtype(t.dtype)).length : plan.size,
     tensors: src.tensors.length,
+    fp32: () => Promise.resolve(asStored ? null : weights),
     textPath: (await Deno.stat(path)).isDirectory
       ? `${path}/val.txt`
       : await firstExisting([`${dirname(path)}/val.txt`, await defaultModelText(src.config)]) ??
@@ -151,6 +178,18 @@ async function fromSubbit(path: string): Promise<EvalModel> {
     bitsPerParam: m.bitsPerParam,
     quantized: m.quantized,
     tensors: m.weights.size,
+    fp32: async () => {
+      const from = m.header.source?.path;
+      try {
+        const src = await openModel(String(from));
+        const own = parseNeoxConfig(src.config, String(from));
+        return sameNeoxArchitecture(own, parseNeoxConfig(m.header.model_config, path))
+          ? await readAllWeights(src)
+          : null;
+      } catch {
+        return null;
+      }
+    },
     textPath: await firstExisting([beside, source, await defaultModelText(m.header.model_config)]) ?? beside,
   };
 }

@@ -17,11 +17,16 @@ item in two shards or in none.
   -h, --help`;
 
 async function main(): Promise<void> {
-  const { values: f, positionals } = parseFlags(Deno.args, {
-    out: { type: "string" },
-    overwrite: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
+  const { values: f, positionals } = parseFlags(
+    Deno.args,
+    {
+      out: { type: "string" },
+      overwrite: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    true,
+    { positionalPaths: true },
+  );
   if (f.help) return console.log(HELP);
   if (!positionals.length) throw new InputError("give the shard folders to merge (e.g. results/run/shards/*)");
   if (f.out === undefined) throw new InputError("--out is required (the merged run folder)");

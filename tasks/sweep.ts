@@ -1,5 +1,6 @@
 /** deno task sweep — quantize every selected layer with every config of a grid; rows → results/<run-id>/. */
 import { parseFlags, parseNumberList, partitionFlags, runMain } from "../lib/cli/main.ts";
+import { resolve } from "node:path";
 import { InputError } from "../lib/errors.ts";
 import { parseActivations } from "../lib/model/neox.ts";
 import { GRIDS, loadGrid, parseGroupSize } from "../lib/sweep/grid.ts";
@@ -216,7 +217,9 @@ async function main(): Promise<void> {
   console.error(
     `${res.rows.length} rows (${
       shard ? `shard ${shard.index}/${shard.count} of ` : ""
-    }${res.manifest.layers.length} layers x ${res.manifest.config_ids.length} configs) -> ${outDir}/rows.parquet`,
+    }${res.manifest.layers.length} layers x ${res.manifest.config_ids.length} configs) -> ${
+      resolve(outDir)
+    }/rows.parquet`,
   );
 }
 
@@ -252,14 +255,14 @@ async function runWorkers(n: number, outDir: string, runId: string, overwrite: b
     runId,
     argv: ["deno", "task", "sweep", ...Deno.args],
   });
-  console.error(`${r.rows} rows from ${n} workers -> ${outDir}/rows.parquet`);
+  console.error(`${r.rows} rows from ${n} workers -> ${resolve(outDir)}/rows.parquet`);
 }
 
 /** The summary, to stderr and DIR/summary.csv. */
 async function writeSummary(outDir: string, rows: Row[], opts: SummaryOptions): Promise<void> {
   const summary = summarizeByKind(rows, opts);
   await writeTextAtomic(`${outDir}/summary.csv`, summaryCsv(summary));
-  console.error(`\nCheapest config per layer kind (-> ${outDir}/summary.csv)\n${formatSummary(summary)}\n`);
+  console.error(`\nCheapest config per layer kind (-> ${resolve(outDir)}/summary.csv)\n${formatSummary(summary)}\n`);
 }
 
 if (import.meta.main) await runMain("sweep", main);

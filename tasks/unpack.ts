@@ -16,11 +16,16 @@ weights Ŵ — exactly what the sweep measured — as an F32 safetensors file.
   -h, --help`;
 
 async function main(): Promise<void> {
-  const { values: f, positionals } = parseFlags(Deno.args, {
-    out: { type: "string" },
-    overwrite: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  }, true);
+  const { values: f, positionals } = parseFlags(
+    Deno.args,
+    {
+      out: { type: "string" },
+      overwrite: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    true,
+    { positionalPaths: true },
+  );
   if (f.help) return console.log(HELP);
   if (positionals.length !== 1) throw new InputError("give exactly one .subbit file (see --help)");
   if (f.out === undefined) throw new InputError("--out is required (e.g. --out model.safetensors)");

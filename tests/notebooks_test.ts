@@ -35,3 +35,16 @@ Deno.test("notebooks: executed headless with the Deno kernel, every copy has a f
     assert.ok(mimes.includes("image/svg+xml") || mimes.includes("image/png"), `${name}: no chart (${mimes})`);
   }
 });
+
+Deno.test("notebooks: every cell has an id, and code imports subbit only through lib/mod.ts", async () => {
+  for (const p of paths) {
+    const nb = JSON.parse(await Deno.readTextFile(p)) as { cells: (Cell & { id?: string; source: string[] })[] };
+    const ids = nb.cells.map((c) => c.id);
+    assert.ok(ids.every((id) => typeof id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(id)), `${p}: cell ids ${ids}`);
+    assert.equal(new Set(ids).size, ids.length, `${p}: duplicate cell ids`);
+    const deep = nb.cells.flatMap((c) => c.source).filter((l) =>
+      /from "\.\.\/lib\//.test(l) && !/lib\/mod\.ts"/.test(l)
+    );
+    assert.deepEqual(deep, [], `${p}: deep imports`);
+  }
+});

@@ -4,7 +4,7 @@ import { chromium } from "playwright-core";
 import { svgToPng } from "../lib/plot/render.ts";
 import { runSweep } from "../lib/sweep/run.ts";
 import { GRIDS } from "../lib/sweep/grid.ts";
-import { makePlots } from "../tasks/plots.ts";
+import { makePlots } from "../lib/plot/run_report.ts";
 
 const run = `${await Deno.makeTempDir()}/quick`;
 await runSweep({

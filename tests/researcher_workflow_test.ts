@@ -99,3 +99,75 @@ Deno.test("plots: the report of an interrupted run says so at the top", async ()
   assert.ok(banner > 0 && banner < h1, "banner above the title");
   assert.match(html, /This run is interrupted: the charts show the \d+ rows written so far/);
 });
+
+Deno.test("CLI details: closest flag suggested, negative values reach the range check, empty values refused", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--group-size", "64"], /^sweep: Unknown option '--group-size'; did you mean --group-sizes\?$/],
+    [
+      ["--methods", "sparse_klevel", "--sparsity", "-0.1"],
+      /^sweep: sparse_klevel: sparsity must be in \[0, 1\), got -0\.1$/,
+    ],
+    [["--bits", ""], /^sweep: --bits: empty value$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await task("sweep", ...args, "--out", `${root}/never`);
+    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr.trim(), re);
+  }
+  assert.ok(!(await exists(`${root}/never/rows.parquet`)));
+});
+
+Deno.test("deno task from another folder: a relative --out lands there, and the message names its absolute path", async () => {
+  const here = await Deno.makeTempDir();
+  const out = await new Deno.Command(DENO, {
+    args: ["task", "--config", `${Deno.cwd()}/deno.json`, "sweep", "--grid", "quick", "--layers", "*.layers.0.mlp.*"]
+      .concat(["--no-kernels", "--no-coding", "--quiet", "--out", "rel-run"]),
+    cwd: here,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, err);
+  assert.ok(await exists(`${here}/rel-run/rows.parquet`), "rows in the folder the user ran from");
+  assert.ok(err.includes(`-> ${here}/rel-run/rows.parquet`), err);
+});
+
+Deno.test("layers task: globs with {a,b} and !exclusions, --json, --all", async () => {
+  const r = await task("layers", "--layers", "gpt_neox.layers.{0,5}.*,!*.attention.*", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((x) => x.name), [
+    "gpt_neox.layers.0.mlp.dense_h_to_4h.weight",
+    "gpt_neox.layers.0.mlp.dense_4h_to_h.weight",
+    "gpt_neox.layers.5.mlp.dense_h_to_4h.weight",
+    "gpt_neox.layers.5.mlp.dense_4h_to_h.weight",
+  ]);
+  assert.deepEqual(rows[0], {
+    name: rows[0].name,
+    shape: [1024, 256],
+    params: 262144,
+    layer_kind: "mlp_up",
+    dtype: "F32",
+  });
+  const table = await task("layers");
+  assert.match(table.stdout, /^name +shape +params +layer_kind +dtype$/m);
+  assert.match(table.stderr, /^26 of 76 tensors/);
+  const all = await task("layers", "--all", "--json");
+  assert.equal(all.stdout.trim().split("\n").length, 76);
+  assert.equal((await task("layers", "--layers", "nothing.*")).code, 2);
+});
+
+Deno.test("eval: the Δ against fp32 of a quantized model; a lone safetensors file gets a clear message", async () => {
+  const r = await task("eval", "--config", "ternary_absmean.g64.f16", "--bytes", "1024", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim().split("\n").pop()!);
+  assert.ok(j.fp32_bpb > 0 && Math.abs(j.delta_bpb - (j.bpb - j.fp32_bpb)) < 1e-12 && j.delta_bpb > 0, r.stdout);
+  assert.match(r.stderr, /Δ \+\d\.\d{5} bpb against fp32/);
+  const lone = `${root}/lone.safetensors`;
+  await Deno.copyFile("models/neox-tiny/model.safetensors", lone);
+  const bad = await task("eval", "--model", lone, "--bytes", "1024");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /lone\.safetensors: no model config \(config\.json\)/);
+  assert.doesNotMatch(bad.stderr, /hidden_size/);
+});

@@ -1,16 +1,101 @@
 /** Shared CLI plumbing for tasks: flag parsing with clear errors, exit codes (2 bad input, 1 internal). */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { isAbsolute, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 
-/** Parse argv against a flag spec; unknown flags or missing values are InputErrors. */
-export function parseFlags<T extends FlagSpec>(argv: string[], options: T, allowPositionals = false) {
+/** Flags whose values are paths the user typed: resolved against the directory `deno task` was run from. */
+const PATH_FLAGS = new Set(["out", "model", "plan", "subbit", "calib", "text", "resume", "sensitivity"]);
+
+/**
+ * The directory the user ran the task from: `deno task` runs tasks in the
+ * project folder and says where it was started in INIT_CWD.
+ */
+export function userCwd(): string {
+  return Deno.env.get("INIT_CWD") || Deno.cwd();
+}
+
+/** A path as the user meant it: relative ones against userCwd(), unchanged when that is the working folder. */
+export function userPath(p: string): string {
+  const from = userCwd();
+  return isAbsolute(p) || resolve(from) === resolve(Deno.cwd()) ? p : resolve(from, p);
+}
+
+/**
+ * Parse argv against a flag spec; unknown flags (with the closest known one
+ * suggested), missing or empty values are InputErrors. `--x -0.1` passes a
+ * negative number as a value; path flags (PATH_FLAGS, and the positionals with
+ * `positionalPaths`) are resolved against the user's directory.
+ */
+export function parseFlags<T extends FlagSpec>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+  opts: { positionalPaths?: boolean } = {},
+) {
+  const args = joinNegativeValues(argv, options);
+  let parsed;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals });
+    parsed = parseArgs({ args, options, strict: true, allowPositionals });
   } catch (e) {
-    throw new InputError((e as Error).message.split("\n")[0]);
+    const msg = (e as Error).message.split("\n")[0];
+    const unknown = /Unknown option '(--?[^']+)'/.exec(msg);
+    const near = unknown ? closestFlag(unknown[1].replace(/^-+/, "").split("=")[0], Object.keys(options)) : null;
+    throw new InputError(near ? `${msg}; did you mean --${near}?` : msg);
   }
+  const values = parsed.values as Record<string, unknown>;
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.type !== "string" || !given(args, name, spec.short)) continue;
+    if (values[name] === "") throw new InputError(`--${name}: empty value`);
+    if (PATH_FLAGS.has(name) && typeof values[name] === "string") values[name] = userPath(values[name] as string);
+  }
+  if (opts.positionalPaths) parsed.positionals.splice(0, Infinity, ...parsed.positionals.map(userPath));
+  return parsed;
+}
+
+/** Whether argv names the flag (long or short form). */
+function given(argv: string[], name: string, short?: string): boolean {
+  return argv.some((a) =>
+    a === `--${name}` || a.startsWith(`--${name}=`) || (short !== undefined && a === `-${short}`)
+  );
+}
+
+/** `--flag -0.1` → `--flag=-0.1` for value-taking flags, so a negative number is a value, not an option. */
+function joinNegativeValues(argv: string[], options: FlagSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") ? argv[i].slice(2) : "";
+    if (options[name]?.type === "string" && /^-(\d|\.\d|Infinity)/.test(argv[i + 1] ?? "")) {
+      out.push(`--${name}=${argv[++i]}`);
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
+/** The known flag nearest to a mistyped one (edit distance ≤ 3, or one being a prefix of the other). */
+export function closestFlag(typed: string, known: string[]): string | null {
+  let best: string | null = null, bestD = Infinity;
+  for (const k of known) {
+    const d = k.startsWith(typed) || typed.startsWith(k)
+      ? Math.abs(k.length - typed.length) * 0.5
+      : editDistance(typed, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return bestD <= 3 ? best : null;
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 /**

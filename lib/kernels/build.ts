@@ -39,7 +39,7 @@ export interface BuildResult {
 }
 
 /** Compile every variant whose library is missing or older than a source. */
-export async function buildKernels(opts: { force?: boolean } = {}): Promise<BuildResult[]> {
+export async function buildKernels(opts: { force?: boolean; quiet?: boolean } = {}): Promise<BuildResult[]> {
   const srcs = await sources();
   await Deno.mkdir(KERNEL_BUILD, { recursive: true });
   const newest = Math.max(...(await Promise.all([...srcs, ...await sources(".h")].map(mtime))));
@@ -67,6 +67,9 @@ export async function buildKernels(opts: { force?: boolean } = {}): Promise<Buil
     if (!opts.force && (await mtime(lib)) >= newest) {
       results.push({ path: lib, rebuilt: false, flags: [...flags] });
       continue;
+    }
+    if (!results.some((r) => r.rebuilt) && !opts.quiet) {
+      console.error("subbit: building the C kernels with gcc (once, or after a source change: about a minute)…");
     }
     let out: Deno.CommandOutput;
     try {

@@ -62,6 +62,12 @@ export function sameNeoxArchitecture(a: NeoxConfig, b: NeoxConfig): boolean {
 }
 
 export function parseNeoxConfig(raw: Record<string, unknown>, where: string): NeoxConfig {
+  if (!Object.keys(raw).length) {
+    throw new InputError(
+      `${where}: no model config (config.json) — a GPT-NeoX forward pass needs one: give the folder that holds ` +
+        "config.json and the .safetensors as --model",
+    );
+  }
   for (const k of NUMERIC_KEYS) {
     if (typeof raw[k] !== "number") {
       throw new InputError(`${where}: config.json lacks numeric '${k}' (a GPT-NeoX config is needed)`);
