@@ -12,7 +12,8 @@ export type { ModelSource } from "./tensor/model.ts";
 export { compareLayers, layerKind, selectLayers, shortLayerName } from "./tensor/select.ts";
 
 // config ids and grids
-export { configId, expandGrid, GRIDS, loadGrid, parseConfigId } from "./sweep/grid.ts";
+export { expandGrid, GRIDS, loadGrid } from "./sweep/grid.ts";
+export { configId, parseConfigId } from "./quant/config_id.ts";
 export type { QuantConfig, Quantized, WeightMatrix } from "./quant/types.ts";
 export { quantizeWeight } from "./quant/transforms.ts";
 
@@ -32,7 +33,7 @@ export { nativeOps, tsOps } from "./model/ops.ts";
 export { applyPlan, readPlan, resolvePlan, uniformPlan } from "./model/plan.ts";
 
 // bit allocation
-export { allocate, measureSensitivity } from "./model/allocate.ts";
+export { allocate, measureSensitivity } from "./allocate/allocate.ts";
 
 // kernels
 export { ensureNative } from "./kernels/native.ts";

@@ -3,15 +3,15 @@ import pl from "nodejs-polars";
 import { parseFlags, parseNumberList, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { ensureNative } from "../lib/kernels/native.ts";
-import { allocate, measureSensitivity, type Objective, OBJECTIVES, readSensitivity } from "../lib/model/allocate.ts";
+import { allocate, measureSensitivity, type Objective, OBJECTIVES, readSensitivity } from "../lib/allocate/allocate.ts";
 import { heldoutBpb } from "../lib/model/bpb.ts";
 import { NeoxForward, parseActivations, parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
 import { nativeOps, tsOps } from "../lib/model/ops.ts";
 import { applyPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { calibrationFor, DEFAULT_CALIB_BYTES } from "../lib/model/calibration.ts";
 import { needsCalibration } from "../lib/quant/transforms.ts";
-import { configId, parseConfigId } from "../lib/sweep/grid.ts";
-import { progress } from "../lib/sweep/progress.ts";
+import { configId, parseConfigId } from "../lib/quant/config_id.ts";
+import { progress } from "../lib/cli/progress.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 

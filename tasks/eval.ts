@@ -13,8 +13,8 @@ import {
 import { applyPlan, readPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { loadSubbitModel } from "../lib/model/subbit_model.ts";
 import { calibrationFor, DEFAULT_CALIB_BYTES, planNeedsCalibration } from "../lib/model/calibration.ts";
-import { parseConfigId } from "../lib/sweep/grid.ts";
-import { progress } from "../lib/sweep/progress.ts";
+import { parseConfigId } from "../lib/quant/config_id.ts";
+import { progress } from "../lib/cli/progress.ts";
 import { isBlockDtype } from "../lib/tensor/decode.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";

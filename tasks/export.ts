@@ -20,8 +20,8 @@ import { readPlan, resolvePlan, uniformPlan } from "../lib/model/plan.ts";
 import { subbitVersion } from "../lib/results/environment.ts";
 import { checkOutFile } from "../lib/out_path.ts";
 import type { QuantConfig } from "../lib/quant/types.ts";
-import { parseConfigId } from "../lib/sweep/grid.ts";
-import { progress } from "../lib/sweep/progress.ts";
+import { parseConfigId } from "../lib/quant/config_id.ts";
+import { progress } from "../lib/cli/progress.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 

@@ -3,7 +3,7 @@ import { parseFlags, runMain } from "../lib/cli/main.ts";
 import { InputError } from "../lib/errors.ts";
 import { fuzz } from "../lib/fuzz/run.ts";
 import { FUZZ_TARGETS } from "../lib/fuzz/targets.ts";
-import { progress } from "../lib/sweep/progress.ts";
+import { progress } from "../lib/cli/progress.ts";
 
 const HELP = `deno task fuzz [--iterations N] [--seed S] [--targets LIST] [--timeout-ms T] [--out DIR] [--json]
 

@@ -1,12 +1,12 @@
 /** deno task pack — quantize a model with one config and write a .subbit container. */
 import { parseFlags, runMain } from "../lib/cli/main.ts";
-import { packModel } from "../lib/coding/pack.ts";
+import { packModel } from "../lib/pack/pack.ts";
 import { InputError } from "../lib/errors.ts";
 import { checkOutFile } from "../lib/out_path.ts";
 import { readPlan, resolvePlan } from "../lib/model/plan.ts";
 import { calibrationFor, DEFAULT_CALIB_BYTES, planNeedsCalibration } from "../lib/model/calibration.ts";
 import { readAllWeights } from "../lib/model/neox.ts";
-import { parseConfigId } from "../lib/sweep/grid.ts";
+import { parseConfigId } from "../lib/quant/config_id.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 

@@ -1,7 +1,7 @@
 /** deno task qat — quantization-aware training (PyTorch), then pack and evaluate with subbit's own code. */
 import { createHash } from "node:crypto";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
-import { describeContainer, packModel } from "../lib/coding/pack.ts";
+import { describeContainer, packModel } from "../lib/pack/pack.ts";
 import { InputError } from "../lib/errors.ts";
 import { evaluateBpb } from "../lib/model/bpb.ts";
 import { parseNeoxConfig, readAllWeights } from "../lib/model/neox.ts";
@@ -9,7 +9,7 @@ import { readPlan, resolvePlan } from "../lib/model/plan.ts";
 import { loadSubbitModel } from "../lib/model/subbit_model.ts";
 import { type CardEval, renderQatCard } from "../lib/qat/card.ts";
 import { checkQatPlan } from "../lib/qat/plan_check.ts";
-import { progress } from "../lib/sweep/progress.ts";
+import { progress } from "../lib/cli/progress.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 

@@ -3,7 +3,8 @@ import { parseFlags, parseNumberList, partitionFlags, runMain } from "../lib/cli
 import { resolve } from "node:path";
 import { InputError } from "../lib/errors.ts";
 import { parseActivations } from "../lib/model/neox.ts";
-import { GRIDS, loadGrid, parseGroupSize } from "../lib/sweep/grid.ts";
+import { GRIDS, loadGrid } from "../lib/sweep/grid.ts";
+import { parseGroupSize } from "../lib/quant/config_id.ts";
 import { prepareOutDir, readManifest, runSweep } from "../lib/sweep/run.ts";
 import { mergeShards } from "../lib/sweep/merge.ts";
 import { liveStatus } from "../lib/sweep/run_state.ts";

@@ -1,6 +1,6 @@
 /** deno task unpack — read a .subbit container and write the dequantized model as safetensors. */
 import { parseFlags, runMain } from "../lib/cli/main.ts";
-import { unpackModel } from "../lib/coding/pack.ts";
+import { unpackModel } from "../lib/pack/pack.ts";
 import { InputError } from "../lib/errors.ts";
 import { checkOutFile } from "../lib/out_path.ts";
 import { writeSafetensors } from "../lib/tensor/safetensors.ts";

@@ -5,7 +5,7 @@ import { heldoutBpb, heldoutBpbAndKl, windowLogProbs } from "../lib/model/bpb.ts
 import { loadNeox, NeoxForward } from "../lib/model/neox.ts";
 import { tsOps } from "../lib/model/ops.ts";
 import { getQuantizer } from "../lib/quant/mod.ts";
-import { parseConfigId } from "../lib/sweep/grid.ts";
+import { parseConfigId } from "../lib/quant/config_id.ts";
 
 Deno.test("heldoutBpbAndKl: bpb equals heldoutBpb's, KL is 0 against itself and > 0 once a layer is quantized", async () => {
   const { config, weights } = await loadNeox("models/neox-tiny");

@@ -4,8 +4,8 @@
  */
 import { strict as assert } from "node:assert";
 import { crc32 } from "../lib/coding/crc32.ts";
-import { packModel } from "../lib/coding/pack.ts";
-import { parseConfigId } from "../lib/sweep/grid.ts";
+import { packModel } from "../lib/pack/pack.ts";
+import { parseConfigId } from "../lib/quant/config_id.ts";
 import { writeSafetensors } from "../lib/tensor/safetensors.ts";
 import { seededGaussian } from "../lib/random.ts";
 import { assertOneLine, runTask } from "./fixtures/cli.ts";
@@ -54,7 +54,7 @@ Deno.test("fuzz findings, fixed: a .subbit header that passes its CRC but is not
 });
 
 Deno.test("fuzz findings, fixed: record descriptors with bad kinds, shapes or fields are refused before use", async () => {
-  const { parseRecordBody } = await import("../lib/coding/record.ts");
+  const { parseRecordBody } = await import("../lib/pack/record.ts");
   const body = (d: unknown) => {
     const j = new TextEncoder().encode(JSON.stringify(d));
     const b = new Uint8Array(4 + j.length + 8);

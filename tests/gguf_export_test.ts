@@ -7,7 +7,7 @@
  */
 import { strict as assert } from "node:assert";
 import { quantizeWeight } from "../lib/quant/transforms.ts";
-import { parseConfigId } from "../lib/sweep/grid.ts";
+import { parseConfigId } from "../lib/quant/config_id.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { readGgufHeader } from "../lib/tensor/gguf.ts";
 import { assertOneLine, lastJson, runTask } from "./fixtures/cli.ts";

@@ -4,7 +4,7 @@ import { lastJson, runTask } from "./fixtures/cli.ts";
 import { calibrationFor } from "../lib/model/calibration.ts";
 import { readAllWeights } from "../lib/model/neox.ts";
 import { quantizeWeight } from "../lib/quant/transforms.ts";
-import { configId, parseConfigId } from "../lib/sweep/grid.ts";
+import { configId, parseConfigId } from "../lib/quant/config_id.ts";
 import { readSafetensorsHeader, readTensorData } from "../lib/tensor/safetensors.ts";
 import { openModel } from "../lib/tensor/model.ts";
 

@@ -9,7 +9,7 @@
 import { strict as assert } from "node:assert";
 import { Buffer } from "node:buffer";
 import { getQuantizer } from "../lib/quant/mod.ts";
-import { parseConfigId } from "../lib/sweep/grid.ts";
+import { parseConfigId } from "../lib/quant/config_id.ts";
 
 interface Fixture {
   matrices: { what: string; rows: number; cols: number; w: string }[];

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { describeContainer } from "../lib/coding/pack.ts";
+import { describeContainer } from "../lib/pack/pack.ts";
 import { lastJson, runTask } from "./fixtures/cli.ts";
 
 const FP32_ALL = 1.9303;

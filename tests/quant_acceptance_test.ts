@@ -4,7 +4,7 @@ import { entropyPerSymbol } from "../lib/metrics/entropy.ts";
 import { errorMetrics } from "../lib/metrics/error.ts";
 import { getQuantizer } from "../lib/quant/mod.ts";
 import type { QuantConfig, WeightMatrix } from "../lib/quant/types.ts";
-import { parseConfigId } from "../lib/sweep/grid.ts";
+import { parseConfigId } from "../lib/quant/config_id.ts";
 import { openModel } from "../lib/tensor/model.ts";
 import { selectLayers } from "../lib/tensor/select.ts";
 

@@ -13,7 +13,7 @@ import { staticOrder0x2C } from "../coding/static_order0_x2.ts";
 import { ensureNative } from "../kernels/native.ts";
 import { entropyPerSymbol, histogram } from "../metrics/entropy.ts";
 import { getQuantizer } from "../quant/mod.ts";
-import { parseConfigId } from "../sweep/grid.ts";
+import { parseConfigId } from "../quant/config_id.ts";
 import { openModel } from "../tensor/model.ts";
 import { selectLayers } from "../tensor/select.ts";
 import { packSymbols, xzSize, zstdDecodeMBs, zstdSize } from "./external.ts";

@@ -6,7 +6,7 @@
 import { seededGaussian } from "../random.ts";
 import { getQuantizer, QUANTIZERS } from "../quant/mod.ts";
 import type { QuantConfig } from "../quant/types.ts";
-import { configId } from "../sweep/grid.ts";
+import { configId } from "../quant/config_id.ts";
 import { type BenchRecord, emit, medianMs, table } from "./report.ts";
 
 export const QUANT_BENCH_CONFIGS: QuantConfig[] = [

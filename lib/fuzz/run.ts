@@ -7,7 +7,7 @@
  * allocation, e.g. a header that claims 1 TB) — and is saved for replay.
  */
 import { mulberry32 } from "../random.ts";
-import type { Progress } from "../sweep/progress.ts";
+import type { Progress } from "../cli/progress.ts";
 import { mutate, type Seed } from "./mutate.ts";
 import { FUZZ_TARGETS, type FuzzTarget } from "./targets.ts";
 import type { WorkerReply } from "./worker.ts";

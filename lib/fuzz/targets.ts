@@ -6,11 +6,11 @@
  */
 import { CODERS } from "../coding/mod.ts";
 import { crc32 } from "../coding/crc32.ts";
-import { ContainerReader } from "../coding/container.ts";
-import { packModel, restoreTensor } from "../coding/pack.ts";
+import { ContainerReader } from "../pack/container.ts";
+import { packModel, restoreTensor } from "../pack/pack.ts";
 import { writeGguf } from "../interop/gguf_write.ts";
 import { mulberry32, seededGaussian } from "../random.ts";
-import { parseConfigId } from "../sweep/grid.ts";
+import { parseConfigId } from "../quant/config_id.ts";
 import { encodeBlocks, GGML_BLOCK_TYPES } from "../tensor/ggml_blocks.ts";
 import { openModel } from "../tensor/model.ts";
 import { writeSafetensors } from "../tensor/safetensors.ts";

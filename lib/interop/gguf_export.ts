@@ -20,7 +20,7 @@ import type { NeoxConfig } from "../model/neox.ts";
 import type { HessianSource } from "../quant/transforms.ts";
 import { quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig } from "../quant/types.ts";
-import { configId } from "../sweep/grid.ts";
+import { configId } from "../quant/config_id.ts";
 import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "../tensor/dtype.ts";
 import {
   blockBytes,

@@ -8,7 +8,7 @@
  * temperature 1 with no top-k/top-p/min-p truncation, i.e. the plain softmax).
  */
 import { InputError } from "../errors.ts";
-import type { Progress } from "../sweep/progress.ts";
+import type { Progress } from "../cli/progress.ts";
 
 export interface LlamaCppBpb {
   bpb: number;

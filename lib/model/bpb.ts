@@ -6,7 +6,7 @@
  * in bits / number of predicted bytes.
  */
 import { ensureNative } from "../kernels/native.ts";
-import type { Progress } from "../sweep/progress.ts";
+import type { Progress } from "../cli/progress.ts";
 import { type ActivationMode, type NeoxConfig, NeoxForward, type Weights } from "./neox.ts";
 import { nativeOps, tsOps } from "./ops.ts";
 

@@ -6,11 +6,11 @@
  * every tensor's .subbit record (coded payload + metadata + header), f32
  * records for the rest, divided by the parameter count.
  */
-import { encodeF32, encodeQuantized, serializeRecord } from "../coding/record.ts";
+import { encodeF32, encodeQuantized, serializeRecord } from "../pack/record.ts";
 import { InputError } from "../errors.ts";
 import { type HessianSource, quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig } from "../quant/types.ts";
-import { parseConfigId } from "../sweep/grid.ts";
+import { parseConfigId } from "../quant/config_id.ts";
 import type { ModelSource } from "../tensor/model.ts";
 import type { Weights } from "./neox.ts";
 

@@ -3,9 +3,9 @@
  * (Ŵ for quantized ones, exactly what pack measured), the model config from
  * the container header, and the file's true size.
  */
-import { ContainerReader } from "../coding/container.ts";
-import { restoreTensor } from "../coding/pack.ts";
-import type { ContainerHeader } from "../coding/container.ts";
+import { ContainerReader } from "../pack/container.ts";
+import { restoreTensor } from "../pack/pack.ts";
+import type { ContainerHeader } from "../pack/container.ts";
 import type { Weights } from "./neox.ts";
 
 export interface SubbitModel {

@@ -1,5 +1,5 @@
 /** The model card of a QAT run (README.md beside model.subbit): every figure measured by subbit's own code. */
-import type { StoredTensorStats } from "../coding/pack.ts";
+import type { StoredTensorStats } from "../pack/pack.ts";
 
 export interface CardEval {
   label: string;

@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import fc from "../../tests/fixtures/fc.ts";
-import { encodeQuantized, parseRecordBody, serializeRecord } from "../coding/record.ts";
-import { restoreTensor } from "../coding/pack.ts";
+import { encodeQuantized, parseRecordBody, serializeRecord } from "../pack/record.ts";
+import { restoreTensor } from "../pack/pack.ts";
 import { seededGaussian } from "../random.ts";
-import { configId, parseConfigId } from "../sweep/grid.ts";
+import { configId, parseConfigId } from "./config_id.ts";
 import { jacobiEigen, topEigenvectors } from "./eigen.ts";
 import { hadamardBlock, rotateHessian, rotateRows, rotateWeight, rotationFor, unrotateWeight } from "./hadamard.ts";
 import { dampedHessian, hessianFromInputs } from "./hessian.ts";

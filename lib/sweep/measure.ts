@@ -3,13 +3,13 @@ import { entropyPerSymbol, histogram, packedBitsPerSymbol } from "../metrics/ent
 import { errorMetrics } from "../metrics/error.ts";
 import { quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
-import { encodeQuantized, serializeRecord } from "../coding/record.ts";
+import { encodeQuantized, serializeRecord } from "../pack/record.ts";
 import type { LatencyTable } from "./latency.ts";
 import type { ModelEffects } from "./model_effects.ts";
 import type { ActivationMode } from "../model/neox.ts";
 import type { Row } from "../results/schema.ts";
 import { layerKind } from "../tensor/select.ts";
-import { configId } from "./grid.ts";
+import { configId } from "../quant/config_id.ts";
 
 export interface RowContext {
   runId: string;

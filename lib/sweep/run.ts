@@ -17,9 +17,10 @@ import type { Row } from "../results/schema.ts";
 import { hashModelFiles, openModel } from "../tensor/model.ts";
 import { selectLayers } from "../tensor/select.ts";
 import { numel } from "../tensor/types.ts";
-import { configId, expandGrid, type GridSpec } from "./grid.ts";
+import { expandGrid, type GridSpec } from "./grid.ts";
+import { configId } from "../quant/config_id.ts";
 import { measureLayer } from "./measure.ts";
-import { progress } from "./progress.ts";
+import { progress } from "../cli/progress.ts";
 import { currentOwner, liveStatus, peakRssBytes, type RunOwner } from "./run_state.ts";
 import { assignShards, configCost, type Shard } from "./shard.ts";
 

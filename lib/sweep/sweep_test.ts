@@ -3,7 +3,8 @@ import pl from "nodejs-polars";
 import { writeTinyModel } from "../../tests/fixtures/tiny_model.ts";
 import { InputError } from "../errors.ts";
 import { ROW_COLUMNS } from "../results/schema.ts";
-import { configId, expandGrid, GRIDS, loadGrid } from "./grid.ts";
+import { expandGrid, GRIDS, loadGrid } from "./grid.ts";
+import { configId } from "../quant/config_id.ts";
 import { runSweep } from "./run.ts";
 
 Deno.test("grid: each method takes only its axes; ids are stable; bad grids are InputErrors", async () => {

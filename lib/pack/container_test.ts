@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { writeTinyModel } from "../../tests/fixtures/tiny_model.ts";
 import { InputError } from "../errors.ts";
 import { getQuantizer } from "../quant/mod.ts";
-import { parseConfigId } from "../sweep/grid.ts";
+import { parseConfigId } from "../quant/config_id.ts";
 import { openModel } from "../tensor/model.ts";
 import { mulberry32 } from "../random.ts";
 import { packModel, unpackModel } from "./pack.ts";

@@ -8,7 +8,7 @@
  */
 import { InputError } from "../errors.ts";
 import { readExactly } from "../tensor/decode.ts";
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "../coding/crc32.ts";
 import { parseRecordBody, RECORD_MAGIC, serializeRecord, type TensorRecord } from "./record.ts";
 
 export const CONTAINER_MAGIC = "SBIT";

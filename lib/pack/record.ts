@@ -13,8 +13,8 @@ import type { Reconstruction } from "../quant/dequant.ts";
 import type { Rotation } from "../quant/hadamard.ts";
 import type { LowRankDtype } from "../quant/low_rank.ts";
 import type { GroupSize, Quantized, ScaleDtype } from "../quant/types.ts";
-import { crc32 } from "./crc32.ts";
-import { codeBest, getCoder } from "./mod.ts";
+import { crc32 } from "../coding/crc32.ts";
+import { codeBest, getCoder } from "../coding/mod.ts";
 
 export const RECORD_MAGIC = "TNSR";
 

@@ -6,15 +6,15 @@
  * each layer independently takes argmin Δbpb + λ·bits; λ is bisected to the
  * smallest value whose plan fits the budget.
  */
-import { encodeF32, encodeQuantized, serializeRecord } from "../coding/record.ts";
+import { encodeF32, encodeQuantized, serializeRecord } from "../pack/record.ts";
 import { InputError } from "../errors.ts";
 import { type HessianSource, quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig } from "../quant/types.ts";
-import { configId } from "../sweep/grid.ts";
-import type { Progress } from "../sweep/progress.ts";
+import { configId } from "../quant/config_id.ts";
+import type { Progress } from "../cli/progress.ts";
 import type { ModelSource } from "../tensor/model.ts";
-import { heldoutBpbAndKl, scoreLogProbs, windowLogProbs } from "./bpb.ts";
-import type { NeoxForward, Weights } from "./neox.ts";
+import { heldoutBpbAndKl, scoreLogProbs, windowLogProbs } from "../model/bpb.ts";
+import type { NeoxForward, Weights } from "../model/neox.ts";
 
 export interface MenuEntry {
   layer: string;
