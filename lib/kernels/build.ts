@@ -3,7 +3,8 @@ import { InputError } from "../errors.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 export const KERNEL_SRC = `${ROOT}kernels/c`;
-export const KERNEL_BUILD = `${ROOT}kernels/build`;
+/** Where the libraries go: kernels/build/, or $SUBBIT_KERNEL_BUILD (e.g. for a read-only checkout). */
+export const KERNEL_BUILD = Deno.env.get("SUBBIT_KERNEL_BUILD") || `${ROOT}kernels/build`;
 
 export const VARIANTS = {
   native: ["-O3", "-march=native"],
