@@ -1,0 +1,194 @@
+/*
+ * uint_b: GEMV over uniform b-bit codes (b = 2, 3, 4) with a scale and an offset per group — the codes and
+ * metadata rtn_asym, hqq and rtn_sym store, as the quantizer returned them (lib/kernels/uint_b.ts prepares them).
+ *
+ *   ŵ_k = s_g·q_k + c_g          (k in group g; c_g = min, −zero·s or −centre·s by reconstruction)
+ *   y   = sx · Σ_g ( s_g·Σ_{k∈g} q_k·x̂_k + c_g·Σ_{k∈g} x̂_k )
+ *
+ * with x̂ the int8 activations (xu − 128) and sx their per-token scale. Codes are the unsigned operand of
+ * vpdpbusd and x̂ the signed one, so Σ q·x̂ is exact in int32; the per-group Σ x̂ is computed once per call.
+ *
+ * Layout (per row, per 64 columns, 8·b bytes; rows padded to cp columns, a multiple of 64 and of the group):
+ *   b = 4: byte j (0…31): column j in the low nibble, column j + 32 in the high one;
+ *   b = 2: byte j (0…15): column j + 16·i in bits 2i…2i+1 (i = 0…3);
+ *   b = 3: the low two bits as b = 2 (16 bytes), then the third bit of column j as bit j of a 64-bit word.
+ * So one 64-column chunk unpacks to 64 code bytes in column order. Metadata: (s_g, c_g) as two f32 per group,
+ * groups of `group` columns (32, or a multiple of 64) along the padded row.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemv_common.h"
+
+typedef struct {
+  const uint8_t *packed;
+  const float *meta;
+  const int8_t *xs; /* B × cp signed activations */
+  const int32_t *xsum; /* B × groups: Σ x̂ of each group */
+  const float *sx;
+  float *Y;
+  int64_t rows, cp, group, groups;
+  int bits, B;
+} ub_ctx;
+
+static inline int64_t chunk_bytes(int bits) { return 8 * bits; }
+
+/* The 64 codes of one chunk, in column order (scalar: the reference layout). */
+static inline void unpack64_scalar(const uint8_t *p, int bits, uint8_t *q) {
+  if (bits == 4) {
+    for (int j = 0; j < 32; j++) q[j] = p[j] & 15, q[j + 32] = p[j] >> 4;
+    return;
+  }
+  for (int j = 0; j < 16; j++)
+    for (int i = 0; i < 4; i++) q[j + 16 * i] = (p[j] >> (2 * i)) & 3;
+  if (bits == 3) {
+    uint64_t hi;
+    memcpy(&hi, p + 16, 8);
+    for (int j = 0; j < 64; j++) q[j] |= (uint8_t)(((hi >> j) & 1) << 2);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __m512i unpack64_avx512(const uint8_t *p,
+                                                                                              int bits) {
+  if (bits == 4) {
+    const __m256i v = _mm256_loadu_si256((const __m256i *)p), m = _mm256_set1_epi8(15);
+    const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+  /* four copies of the 16 bytes, the i-th shifted right by 2i (16-bit shifts: the bits kept never cross bytes) */
+  const __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)p));
+  const __m512i sh = _mm512_set_epi64(0x0006000600060006, 0x0006000600060006, 0x0004000400040004,
+                                      0x0004000400040004, 0x0002000200020002, 0x0002000200020002, 0, 0);
+  __m512i q = _mm512_and_si512(_mm512_srlv_epi16(v, sh), _mm512_set1_epi8(3));
+  if (bits == 3) {
+    uint64_t hi;
+    memcpy(&hi, p + 16, 8);
+    q = _mm512_or_si512(q, _mm512_maskz_set1_epi8((__mmask64)hi, 4));
+  }
+  return q;
+}
+
+/* Rows [r0, r1), AVX-512 VNNI: per group, one int32 accumulator per token from zero, reduced once per group
+   (groups of 32: the two 256-bit halves of each chunk's accumulator are the two groups). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_rows_vnni(const ub_ctx *c, int64_t r0, int64_t r1) {
+  const int64_t cb = chunk_bytes(c->bits), row_bytes = c->cp / 64 * cb, chunks_per_group = c->group / 64;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *p = c->packed + r * row_bytes;
+    const float *meta = c->meta + r * c->groups * 2;
+    float acc[MAXB] = {0};
+    if (c->group == 32) {
+      for (int64_t ch = 0; ch < c->cp / 64; ch++) {
+        const __m512i q = unpack64_avx512(p + ch * cb, c->bits);
+        const float s0 = meta[4 * ch], c0 = meta[4 * ch + 1], s1 = meta[4 * ch + 2], c1 = meta[4 * ch + 3];
+        for (int b = 0; b < c->B; b++) {
+          const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,
+                                                _mm512_loadu_si512((const void *)(c->xs + b * c->cp + ch * 64)));
+          /* lanes 0–7 hold columns 0–31 (group 2·ch), lanes 8–15 columns 32–63 (group 2·ch + 1) */
+          const int32_t d0 = _mm512_mask_reduce_add_epi32(0x00ff, d), d1 = _mm512_mask_reduce_add_epi32(0xff00, d);
+          const int32_t *xg = c->xsum + b * c->groups + 2 * ch;
+          acc[b] += s0 * (float)d0 + c0 * (float)xg[0] + s1 * (float)d1 + c1 * (float)xg[1];
+        }
+      }
+    } else {
+      for (int64_t g = 0; g < c->groups; g++) {
+        __m512i a[MAXB];
+        for (int b = 0; b < c->B; b++) a[b] = _mm512_setzero_si512();
+        for (int64_t k = 0; k < chunks_per_group; k++) {
+          const int64_t ch = g * chunks_per_group + k;
+          const __m512i q = unpack64_avx512(p + ch * cb, c->bits);
+          for (int b = 0; b < c->B; b++)
+            a[b] = _mm512_dpbusd_epi32(a[b], q, _mm512_loadu_si512((const void *)(c->xs + b * c->cp + ch * 64)));
+        }
+        const float s = meta[2 * g], off = meta[2 * g + 1];
+        for (int b = 0; b < c->B; b++)
+          acc[b] += s * (float)_mm512_reduce_add_epi32(a[b]) + off * (float)c->xsum[b * c->groups + g];
+      }
+    }
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = acc[b] * c->sx[b];
+  }
+}
+
+/* AVX2: 32 codes (one half chunk) against 32 activations, u8·s8 pairs summed to int32 (|q·x̂| ≤ 15·128: the
+   16-bit pair sums never saturate). */
+__attribute__((target("avx2"))) static inline int32_t dot32_avx2(const uint8_t *q, const int8_t *x) {
+  const __m256i prod = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)q), _mm256_loadu_si256((const __m256i *)x));
+  const __m256i s = _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
+  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+  return _mm_cvtsi128_si32(t);
+}
+
+static inline int32_t dot32_scalar(const uint8_t *q, const int8_t *x) {
+  int32_t s = 0;
+  for (int i = 0; i < 32; i++) s += (int32_t)q[i] * x[i];
+  return s;
+}
+
+/* Rows [r0, r1) on AVX2 or scalar: unpack each chunk (scalar unpack), dot per 32-column half. */
+static void ub_rows_portable(const ub_ctx *c, int64_t r0, int64_t r1, int avx2) {
+  const int64_t cb = chunk_bytes(c->bits), row_bytes = c->cp / 64 * cb, halves_per_group = c->group / 32;
+  uint8_t q[64] __attribute__((aligned(64)));
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *p = c->packed + r * row_bytes;
+    const float *meta = c->meta + r * c->groups * 2;
+    float acc[MAXB] = {0};
+    for (int64_t g = 0; g < c->groups; g++) {
+      int32_t d[MAXB] = {0};
+      for (int64_t h = 0; h < halves_per_group; h++) {
+        const int64_t col = g * c->group + 32 * h;
+        if (col % 64 == 0) unpack64_scalar(p + col / 64 * cb, c->bits, q);
+        const uint8_t *qh = q + col % 64;
+        for (int b = 0; b < c->B; b++) {
+          const int8_t *x = c->xs + b * c->cp + col;
+          d[b] += avx2 ? dot32_avx2(qh, x) : dot32_scalar(qh, x);
+        }
+      }
+      const float s = meta[2 * g], off = meta[2 * g + 1];
+      for (int b = 0; b < c->B; b++) acc[b] += s * (float)d[b] + off * (float)c->xsum[b * c->groups + g];
+    }
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = acc[b] * c->sx[b];
+  }
+}
+
+static void ub_rows(const void *p, int64_t r0, int64_t r1) {
+  const ub_ctx *c = p;
+  const int l = level();
+  if (l == 2) return ub_rows_vnni(c, r0, r1);
+  ub_rows_portable(c, r0, r1, l == 1);
+}
+
+/* Y[B × rows] = X̂·Ŵᵀ. packed: rows × cp/64 × 8·bits bytes; meta: rows × (cp/group) × (s, c); xu/sx as
+   sb_quantize_acts writes them ([B × cp], +128). Returns 0, or −1 when out of memory / bad arguments. */
+int32_t sb_gemv_uintb(const uint8_t *packed, const float *meta, int32_t bits, int64_t group, const uint8_t *xu,
+                      const float *sx, float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
+  if (bits < 2 || bits > 4 || B < 1 || B > MAXB || cp % 64 || !(group == 32 || (group % 64 == 0 && group > 0)) ||
+      cp % group)
+    return -1;
+  const int64_t groups = cp / group;
+  int8_t *xs = aligned_alloc(64, (size_t)(B * cp));
+  int32_t *xsum = malloc(sizeof(int32_t) * (size_t)(B * groups));
+  if (!xs || !xsum) {
+    free(xs);
+    free(xsum);
+    return -1;
+  }
+  for (int b = 0; b < B; b++) {
+    for (int64_t g = 0; g < groups; g++) {
+      int32_t s = 0;
+      for (int64_t k = g * group; k < (g + 1) * group; k++) {
+        const int8_t v = (int8_t)(xu[b * cp + k] ^ 0x80);
+        xs[b * cp + k] = v;
+        s += v;
+      }
+      xsum[b * groups + g] = s;
+    }
+  }
+  ub_ctx c = {packed, meta, xs, xsum, sx, Y, rows, cp, group, groups, bits, B};
+  parallel_rows(ub_rows, &c, rows, threads);
+  free(xs);
+  free(xsum);
+  return 0;
+}

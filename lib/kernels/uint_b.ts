@@ -1,0 +1,162 @@
+/**
+ * uint_b: the kernel format of uniform b-bit codes (b = 2, 3, 4) with a scale
+ * and an offset per group, prepared from what the quantizer returned — its
+ * symbols, stored scales/zeros and reconstruction — never by quantizing again.
+ * Every weight is ŵ = s_g·q + c_g with, by reconstruction (quant/dequant.ts):
+ *   scaled     s_g = S_g·unit, c_g = −centre·s_g       (rtn_sym)
+ *   min_plus   s_g = max(S_g, 0), c_g = Z_g            (rtn_asym)
+ *   zero_point s_g = S_g, c_g = −Z_g·S_g               (hqq)
+ * Layout and kernel: kernels/c/gemv_uintb.c.
+ */
+import { InputError } from "../errors.ts";
+import type { GroupSize, Quantized } from "../quant/types.ts";
+import { MAX_BATCH, quantizeActivations } from "./formats.ts";
+import type { NativeLib } from "./native.ts";
+import { alignedArray } from "./aligned.ts";
+
+export interface UintBWeights {
+  kernel: "uint_b";
+  /** Bits a code: the payload costs bits/8 bytes a weight (plus 8 bytes of (s, c) a group). */
+  bits: 2 | 3 | 4;
+  rows: number;
+  cols: number;
+  /** Padded columns: a multiple of 64 and of the group. */
+  cp: number;
+  /** Columns a group along the padded row: 32, or a multiple of 64. */
+  group: number;
+  /** Bytes the kernel streams per GEMV: payload + metadata. */
+  bytes: number;
+  /** rows × cp/64 chunks of 8·bits bytes. */
+  packed: Uint8Array;
+  /** rows × cp/group × (s, c). */
+  meta: Float32Array;
+  /** Ŵ as the kernel computes it, s_g·q + c_g in f32 ([rows × cols]). */
+  dequantized: Float32Array;
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/**
+ * Why a quantized layer has no uint_b kernel, or null when it has one: b-bit
+ * codes (2–4) of a uniform reconstruction, no stored transform (a rotation or
+ * correction changes Ŵ beyond the codes), groups of 32, a multiple of 64, a
+ * row or the tensor.
+ */
+export function uintBUnsupported(q: Quantized, bits: number | undefined, group: GroupSize): string | null {
+  if (bits === undefined || bits < 2 || bits > 4) return `${bits ?? "no"} bits (uint_b takes 2, 3 or 4)`;
+  if (q.levels > 2 ** bits) return `${q.levels} levels exceed ${bits} bits`;
+  if (q.post) return "a stored transform (rotation, channel scales or low-rank) beside the codes";
+  if (typeof group === "number" && group !== 32 && group % 64 !== 0) return `groups of ${group} (32 or 64k)`;
+  return null;
+}
+
+/** Prepare uint_b weights from a Quantized [rows × cols] of a b-bit config with group size `groupSize`. */
+export function prepareUintB(
+  q: Quantized,
+  rows: number,
+  cols: number,
+  bits: number,
+  groupSize: GroupSize,
+): UintBWeights {
+  const why = uintBUnsupported(q, bits, groupSize);
+  if (why) throw new InputError(`uint_b: no kernel for ${why}`);
+  const b = bits as 2 | 3 | 4;
+  // the quantizer's groups (per row: ⌈cols/G⌉, or one, or one for the whole tensor) in padded columns
+  const G = typeof groupSize === "number" ? groupSize : 0;
+  const cp = G ? roundUp(cols, Math.max(64, G)) : roundUp(cols, 64);
+  const group = G || cp, groups = cp / group, perRow = G ? Math.ceil(cols / G) : 1;
+  const meta = new Float32Array(rows * groups * 2);
+  const S = q.meta.scales, Z = q.meta.zeros, rec = q.reconstruction;
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < groups; g++) {
+      if (g >= perRow) continue; // padding only: s = c = 0
+      const src = groupSize === "tensor" ? 0 : r * perRow + g;
+      let s: number, c: number;
+      if (rec.kind === "scaled") (s = Math.fround(S[src] * rec.unit), c = Math.fround(-rec.center * s));
+      else if (rec.kind === "min_plus") (s = S[src] > 0 ? S[src] : 0, c = Z![src]);
+      else (s = S[src], c = Math.fround(-Z![src] * S[src]));
+      meta[2 * (r * groups + g)] = s;
+      meta[2 * (r * groups + g) + 1] = c;
+    }
+  }
+  const cb = 8 * b, rowBytes = (cp / 64) * cb, packed = new Uint8Array(rows * rowBytes);
+  const dequantized = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols; k++) {
+      const code = q.symbols[r * cols + k], g = Math.floor(k / group), m = 2 * (r * groups + g);
+      dequantized[r * cols + k] = Math.fround(Math.fround(meta[m] * code) + meta[m + 1]);
+      const o = r * rowBytes + Math.floor(k / 64) * cb, j = k % 64;
+      if (b === 4) packed[o + (j % 32)] |= code << (j < 32 ? 0 : 4);
+      else {
+        packed[o + (j % 16)] |= (code & 3) << (2 * Math.floor(j / 16));
+        if (b === 3) packed[o + 16 + (j >> 3)] |= ((code >> 2) & 1) << (j & 7);
+      }
+    }
+  }
+  return {
+    kernel: "uint_b",
+    bits: b,
+    rows,
+    cols,
+    cp,
+    group,
+    bytes: packed.length + 4 * meta.length,
+    packed,
+    meta,
+    dequantized,
+  };
+}
+
+function checkArgs(p: UintBWeights, x: Float32Array, y: Float32Array, batch: number): void {
+  if (!(batch >= 1 && batch <= MAX_BATCH)) throw new InputError(`batch ${batch} outside 1..${MAX_BATCH}`);
+  if (x.length !== batch * p.cols) throw new InputError(`x has ${x.length} values, expected ${batch} x ${p.cols}`);
+  if (y.length !== batch * p.rows) throw new InputError(`y has ${y.length} values, expected ${batch} x ${p.rows}`);
+}
+
+/** The reference: Ŵ (as the format stores it) times the int8 activations, accumulated in f64. */
+export function tsUintBGemv(p: UintBWeights, x: Float32Array, y: Float32Array, batch: number): void {
+  checkArgs(p, x, y, batch);
+  const xs = quantizeActivations(x, batch, p.cols, p.cp).dequantized;
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < p.rows; r++) {
+      let s = 0;
+      for (let k = 0; k < p.cols; k++) s += p.dequantized[r * p.cols + k] * xs[b * p.cols + k];
+      y[b * p.rows + r] = s;
+    }
+  }
+}
+
+/** The C kernel (kernels/c/gemv_uintb.c), with weights in 64-byte-aligned arrays. */
+export function cUintBGemv(lib: NativeLib) {
+  const scratch = new Map<number, { xu: Uint8Array; sx: Float32Array }>();
+  return {
+    prepare(q: Quantized, rows: number, cols: number, bits: number, group: GroupSize): UintBWeights {
+      const p = prepareUintB(q, rows, cols, bits, group);
+      const packed = alignedArray(Uint8Array, p.packed.length), meta = alignedArray(Float32Array, p.meta.length);
+      packed.set(p.packed);
+      meta.set(p.meta);
+      return { ...p, packed, meta };
+    },
+    run(p: UintBWeights, x: Float32Array, y: Float32Array, batch: number, threads = 1): void {
+      checkArgs(p, x, y, batch);
+      const key = batch * 1e9 + p.cp;
+      let a = scratch.get(key);
+      if (!a) scratch.set(key, a = { xu: alignedArray(Uint8Array, batch * p.cp), sx: new Float32Array(batch) });
+      lib.sb_quantize_acts(x, batch, BigInt(p.cols), BigInt(p.cp), a.xu, a.sx);
+      const rc = lib.sb_gemv_uintb(
+        p.packed,
+        p.meta,
+        p.bits,
+        BigInt(p.group),
+        a.xu,
+        a.sx,
+        y,
+        BigInt(p.rows),
+        BigInt(p.cp),
+        batch,
+        threads,
+      );
+      if (rc !== 0) throw new Error(`sb_gemv_uintb failed (${rc}): out of memory or bad arguments`);
+    },
+  };
+}
