@@ -70,43 +70,63 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __m512i unp
   return q;
 }
 
-/* Rows [r0, r1), AVX-512 VNNI: per group, one int32 accumulator per token from zero, reduced once per group
-   (groups of 32: the two 256-bit halves of each chunk's accumulator are the two groups). */
+/* Rows [r0, r1), AVX-512 VNNI. Each group's int32 lanes go to float and are scaled by s_g into a float vector
+   accumulator (groups of 32: s of the first group in lanes 0–7, which hold its columns, of the second in lanes
+   8–15), so the horizontal sum happens once per row; the offsets add c_g·Σ x̂_g as scalars. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_rows_vnni(const ub_ctx *c, int64_t r0, int64_t r1) {
   const int64_t cb = chunk_bytes(c->bits), row_bytes = c->cp / 64 * cb, chunks_per_group = c->group / 64;
+  const int B = c->B;
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *p = c->packed + r * row_bytes;
     const float *meta = c->meta + r * c->groups * 2;
-    float acc[MAXB] = {0};
+    __m512 acc[MAXB];
+    float off[MAXB];
+    for (int b = 0; b < B; b++) acc[b] = _mm512_setzero_ps(), off[b] = 0;
     if (c->group == 32) {
       for (int64_t ch = 0; ch < c->cp / 64; ch++) {
         const __m512i q = unpack64_avx512(p + ch * cb, c->bits);
-        const float s0 = meta[4 * ch], c0 = meta[4 * ch + 1], s1 = meta[4 * ch + 2], c1 = meta[4 * ch + 3];
-        for (int b = 0; b < c->B; b++) {
+        const float *m = meta + 4 * ch;
+        const __m512 sv = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(m[0]), _mm512_set1_ps(m[2]));
+        for (int b = 0; b < B; b++) {
           const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,
                                                 _mm512_loadu_si512((const void *)(c->xs + b * c->cp + ch * 64)));
-          /* lanes 0–7 hold columns 0–31 (group 2·ch), lanes 8–15 columns 32–63 (group 2·ch + 1) */
-          const int32_t d0 = _mm512_mask_reduce_add_epi32(0x00ff, d), d1 = _mm512_mask_reduce_add_epi32(0xff00, d);
+          acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sv, acc[b]);
           const int32_t *xg = c->xsum + b * c->groups + 2 * ch;
-          acc[b] += s0 * (float)d0 + c0 * (float)xg[0] + s1 * (float)d1 + c1 * (float)xg[1];
+          off[b] += m[1] * (float)xg[0] + m[3] * (float)xg[1];
         }
       }
+    } else if (B == 1) { /* the decode case: one accumulator chain in registers */
+      __m512 a1 = _mm512_setzero_ps();
+      float o1 = 0;
+      for (int64_t g = 0; g < c->groups; g++) {
+        __m512i a = _mm512_setzero_si512();
+        for (int64_t k = 0; k < chunks_per_group; k++) {
+          const int64_t ch = g * chunks_per_group + k;
+          a = _mm512_dpbusd_epi32(a, unpack64_avx512(p + ch * cb, c->bits),
+                                  _mm512_loadu_si512((const void *)(c->xs + ch * 64)));
+        }
+        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(meta[2 * g]), a1);
+        o1 += meta[2 * g + 1] * (float)c->xsum[g];
+      }
+      acc[0] = a1, off[0] = o1;
     } else {
       for (int64_t g = 0; g < c->groups; g++) {
         __m512i a[MAXB];
-        for (int b = 0; b < c->B; b++) a[b] = _mm512_setzero_si512();
+        for (int b = 0; b < B; b++) a[b] = _mm512_setzero_si512();
         for (int64_t k = 0; k < chunks_per_group; k++) {
           const int64_t ch = g * chunks_per_group + k;
           const __m512i q = unpack64_avx512(p + ch * cb, c->bits);
-          for (int b = 0; b < c->B; b++)
+          for (int b = 0; b < B; b++)
             a[b] = _mm512_dpbusd_epi32(a[b], q, _mm512_loadu_si512((const void *)(c->xs + b * c->cp + ch * 64)));
         }
-        const float s = meta[2 * g], off = meta[2 * g + 1];
-        for (int b = 0; b < c->B; b++)
-          acc[b] += s * (float)_mm512_reduce_add_epi32(a[b]) + off * (float)c->xsum[b * c->groups + g];
+        const __m512 sv = _mm512_set1_ps(meta[2 * g]);
+        for (int b = 0; b < B; b++) {
+          acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[b]), sv, acc[b]);
+          off[b] += meta[2 * g + 1] * (float)c->xsum[b * c->groups + g];
+        }
       }
     }
-    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = acc[b] * c->sx[b];
+    for (int b = 0; b < B; b++) c->Y[b * c->rows + r] = (_mm512_reduce_add_ps(acc[b]) + off[b]) * c->sx[b];
   }
 }
 

@@ -8,11 +8,13 @@
 import type { KernelName } from "../kernels/formats.ts";
 import { cGemv } from "../kernels/gemv.ts";
 import type { NativeLib } from "../kernels/native.ts";
-import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
+import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
+import { cUintBGemv, uintBUnsupported } from "../kernels/uint_b.ts";
 import { seededGaussian } from "../random.ts";
 
 /**
- * The kernels a config's weights can run on (there are no 2–7-bit kernels yet: those run as int8). Ternary weights
+ * The kernels a config's weights can run on when they have no kernel of their own format (uint_b, below): 5–8-bit
+ * codes and 5-level sparse ones run as int8 (there are no such kernels yet). Ternary weights
  * run on the 2-bit and the base-3 kernel (1.6 bit: fewer bytes, more decode work); 3-level weights with ≥ 90 % zeros
  * also on the sparse one. The sweep times every candidate and reports the fastest.
  */
@@ -30,12 +32,23 @@ export function kernelsFor(c: QuantConfig): { kernel: KernelName; sparsity?: num
   return [{ kernel: "int8" }];
 }
 
+/** The methods whose codes are uniform (a scale and an offset per group): uint_b's. */
+const UNIFORM_METHODS = new Set(["rtn_asym", "rtn_sym", "hqq"]);
+
 export class LatencyTable {
   private cache = new Map<string, number>();
   constructor(private readonly lib: NativeLib, private readonly reps = 25) {}
 
-  /** The fastest candidate kernel for this config and its median µs per GEMV of this layer's shape. */
-  measure(w: WeightMatrix, c: QuantConfig): { kernel: KernelName; gemv_us: number } {
+  /**
+   * The kernel of this row's own format and its median µs per GEMV of this layer's shape: uint_b fed the row's
+   * own Quantized for 2–4-bit uniform codes; otherwise the fastest candidate of kernelsFor.
+   */
+  measure(w: WeightMatrix, c: QuantConfig, q?: Quantized): { kernel: KernelName | "uint_b"; gemv_us: number } {
+    if (q && c.bits !== undefined && UNIFORM_METHODS.has(c.method) && !uintBUnsupported(q, c.bits, c.groupSize)) {
+      const k = cUintBGemv(this.lib);
+      const p = k.prepare(q, w.rows, w.cols, c.bits, c.groupSize);
+      return { kernel: "uint_b", gemv_us: this.median((x, y) => k.run(p, x, y, 1, 1), w) };
+    }
     let best: { kernel: KernelName; gemv_us: number } | null = null;
     for (const { kernel, sparsity } of kernelsFor(c)) {
       const gemv_us = this.time(w, kernel, sparsity);
@@ -50,17 +63,22 @@ export class LatencyTable {
     if (!this.cache.has(key)) {
       const k = cGemv(kernel, this.lib);
       const p = k.prepare(w, sparsity);
-      const x = seededGaussian(w.cols, 1, 1), y = new Float32Array(w.rows);
-      for (let i = 0; i < 5; i++) k.run(p, x, y, 1, 1); // warm-up (JIT, page faults)
-      const t: number[] = [];
-      for (let i = 0; i < this.reps; i++) {
-        const t0 = performance.now();
-        k.run(p, x, y, 1, 1);
-        t.push((performance.now() - t0) * 1000);
-      }
-      t.sort((a, b) => a - b);
-      this.cache.set(key, t[Math.floor(t.length / 2)]);
+      this.cache.set(key, this.median((x, y) => k.run(p, x, y, 1, 1), w));
     }
     return this.cache.get(key)!;
+  }
+
+  /** Median µs of `run` on this shape's activations, after a warm-up (JIT, page faults). */
+  private median(run: (x: Float32Array, y: Float32Array) => void, w: WeightMatrix): number {
+    const x = seededGaussian(w.cols, 1, 1), y = new Float32Array(w.rows);
+    for (let i = 0; i < 5; i++) run(x, y);
+    const t: number[] = [];
+    for (let i = 0; i < this.reps; i++) {
+      const t0 = performance.now();
+      run(x, y);
+      t.push((performance.now() - t0) * 1000);
+    }
+    t.sort((a, b) => a - b);
+    return t[Math.floor(t.length / 2)];
   }
 }

@@ -39,7 +39,7 @@ export async function measureLayer(w: WeightMatrix, config: QuantConfig, ctx: Ro
   const packedBits = params * packedBitsPerSymbol(quant.levels);
   const entropyBits = params * entropyPerSymbol(hist);
   const coded = ctx.coders === null ? null : codeLayer(w, config, quant, ctx.coders);
-  const lat = ctx.latency?.measure(w, config);
+  const lat = ctx.latency?.measure(w, config, quant);
   const outRelError = ctx.effects?.outRelError(w.name, w.data, wq, w.rows, w.cols) ?? null;
   const deltaBpb = ctx.evalDelta ? await ctx.effects?.deltaBpb(w.name, wq) ?? null : null;
   return {
