@@ -1,10 +1,15 @@
 /** deno task bench <suite> — benchmarks: one JSON object per line on stdout, a table on stderr. */
 import { benchCoder } from "../lib/bench/coder.ts";
 import { benchEval } from "../lib/bench/eval.ts";
-import { benchKernels, DEFAULT_KERNEL_BENCH, type KernelBenchOptions } from "../lib/bench/kernels.ts";
+import {
+  BENCH_KERNELS,
+  type BenchKernel,
+  benchKernels,
+  DEFAULT_KERNEL_BENCH,
+  type KernelBenchOptions,
+} from "../lib/bench/kernels.ts";
 import { emit } from "../lib/bench/report.ts";
 import { runEnvironment } from "../lib/results/environment.ts";
-import { type KernelName, KERNELS } from "../lib/kernels/formats.ts";
 import { benchQuant } from "../lib/bench/quant.ts";
 import { DEFAULT_MODEL } from "./sweep.ts";
 import { parseFlags, runMain } from "../lib/cli/main.ts";
@@ -77,8 +82,8 @@ function kernelBenchOptions(
   }
   const kernels = f.kernels ? f.kernels.split(",").map((k) => k.trim()) : DEFAULT_KERNEL_BENCH.kernels;
   for (const k of kernels) {
-    if (!(KERNELS as readonly string[]).includes(k)) {
-      throw new InputError(`--kernels: '${k}' is not one of ${KERNELS.join(", ")}`);
+    if (!(BENCH_KERNELS as readonly string[]).includes(k)) {
+      throw new InputError(`--kernels: '${k}' is not one of ${BENCH_KERNELS.join(", ")}`);
     }
   }
   const sparsities = f.sparsities
@@ -103,7 +108,7 @@ function kernelBenchOptions(
     peers: peers as "ggml"[],
     batches: f.batches ? list("batches", f.batches, 16) : DEFAULT_KERNEL_BENCH.batches,
     threads: f.threads ? list("threads", f.threads, 64) : DEFAULT_KERNEL_BENCH.threads,
-    kernels: kernels as KernelName[],
+    kernels: kernels as BenchKernel[],
     sparsities,
     rounds: int("rounds", f.rounds!),
     shapes,

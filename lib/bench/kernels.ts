@@ -27,6 +27,9 @@ import { ensureNative, type NativeLib } from "../kernels/native.ts";
 import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
 import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
 import { type BenchRecord, emit, table } from "./report.ts";
+import { cUintBGemv, type UintBWeights } from "../kernels/uint_b.ts";
+import { quantizeWeight } from "../quant/transforms.ts";
+import type { WeightMatrix } from "../quant/types.ts";
 
 /** The last-level cache's size: sysfs's largest cache of CPU 0, else 32 MiB. */
 export function llcBytes(): number {
@@ -98,7 +101,8 @@ export interface KernelBenchOptions {
   batches: number[];
   threads: number[];
   sparsities: number[];
-  kernels: KernelName[];
+  /** subbit's kernels; "uint_b" times the 2-, 3- and 4-bit uniform kernel (groups of UINT_B_BENCH_GROUP). */
+  kernels: BenchKernel[];
   /** Timed passes per variant and round (the median over all of them is reported). */
   reps: number;
   /** Rounds over all variants of a shape, batch and thread count (coded_ternary: one). */
@@ -110,9 +114,17 @@ export interface KernelBenchOptions {
 
 type Variant = { kernel: KernelName; sparsity: number | null };
 
-/** sparse_ternary at every sparsity; coded_ternary dense and at 90 % zeros; the rest once. */
-function variantsOf(kernels: KernelName[], sparsities: number[]): Variant[] {
-  return kernels.flatMap((kernel): Variant[] => {
+/** The kernels the bench can time: the f32-prepared formats and uint_b (prepared from a quantizer's codes). */
+export type BenchKernel = KernelName | "uint_b";
+export const BENCH_KERNELS: readonly BenchKernel[] = [...KERNELS, "uint_b"];
+/** uint_b's bench weights: rtn_asym codes at these bits, groups of 128 columns (rtn_asym: fast to quantize; hqq's
+ * codes run the same kernel with other offsets). */
+export const UINT_B_BENCH_BITS = [2, 3, 4] as const;
+export const UINT_B_BENCH_GROUP = 128;
+
+/** sparse_ternary at every sparsity; coded_ternary dense and at 90 % zeros; the rest once (uint_b: separately). */
+function variantsOf(kernels: BenchKernel[], sparsities: number[]): Variant[] {
+  return kernels.filter((k): k is KernelName => k !== "uint_b").flatMap((kernel): Variant[] => {
     if (kernel === "sparse_ternary") return sparsities.map((sparsity) => ({ kernel, sparsity }));
     if (kernel === "coded_ternary") return [{ kernel, sparsity: null }, { kernel, sparsity: 0.9 }];
     return [{ kernel, sparsity: null }];
@@ -141,6 +153,7 @@ export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]
     "batch",
     "threads",
     "sparsity",
+    "bits",
     "ms",
     "gbps",
     "bw_fraction",
@@ -156,20 +169,25 @@ export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]
 }
 
 /** ggml's kernels timed after each subbit kernel (--peers ggml), the first of each list its vs_peer counterpart. */
-export const GGML_PEERS: Partial<Record<KernelName, GgmlPeerType[]>> = {
+export const GGML_PEERS: Partial<Record<string, GgmlPeerType[]>> = {
   fp32: ["f32"],
   int8: ["q8_0", "q4_0"],
   ternary2: ["tq2_0", "q2_K"],
   ternary_base3: ["tq1_0"],
+  "uint_b.b2": ["q2_K"],
+  "uint_b.b3": ["q3_K"],
+  "uint_b.b4": ["q4_0"],
 };
 
 /** One timed entry of a round: a subbit kernel variant, or a ggml peer after its subbit counterpart. */
 interface Timed {
   kernel: string;
+  /** uint_b's bits a code (null for the other kernels). */
+  bits: number | null;
   sparsity: number | null;
   peer: GgmlPeerType | null;
-  /** The subbit kernel a peer follows (its vs_peer counterpart when first in GGML_PEERS). */
-  after: KernelName;
+  /** The subbit kernel a peer follows (its vs_peer counterpart when first in GGML_PEERS): a kernel, or uint_b.b<bits>. */
+  after: string;
   bytes: number;
   copies: number;
   layout: string | null;
@@ -184,6 +202,7 @@ function subbitTimed(v: Variant & { kern: SyncGemvKernel; copies: PreparedWeight
   };
   return {
     kernel: v.kernel,
+    bits: null,
     sparsity: v.sparsity,
     peer: null,
     after: v.kernel,
@@ -200,10 +219,42 @@ function subbitTimed(v: Variant & { kern: SyncGemvKernel; copies: PreparedWeight
   };
 }
 
+/** uint_b at `bits`, prepared from rtn_asym's Quantized of the bench weights; DRAM copies of packed + metadata. */
+function uintBTimed(lib: NativeLib, w: WeightMatrix, bits: number): Timed {
+  const q = quantizeWeight(w, { method: "rtn_asym", bits, groupSize: UINT_B_BENCH_GROUP, scaleDtype: "f16" });
+  const k = cUintBGemv(lib), first = k.prepare(q, w.rows, w.cols, bits, UINT_B_BENCH_GROUP);
+  const copies: UintBWeights[] = [first];
+  for (let i = 1; i < copiesFor(first.bytes); i++) {
+    const packed = alignedArray(Uint8Array, first.packed.length), meta = alignedArray(Float32Array, first.meta.length);
+    packed.set(first.packed);
+    meta.set(first.meta);
+    copies.push({ ...first, packed, meta });
+  }
+  const runAll = (x: Float32Array, y: Float32Array, batch: number, threads: number) => {
+    for (const c of copies) k.run(c, x, y, batch, threads);
+  };
+  return {
+    kernel: "uint_b",
+    bits,
+    sparsity: null,
+    peer: null,
+    after: `uint_b.b${bits}`,
+    bytes: first.bytes,
+    copies: copies.length,
+    layout: null,
+    warm: runAll,
+    pass(x, y, batch, threads) {
+      const t0 = performance.now();
+      runAll(x, y, batch, threads);
+      return { ms: (performance.now() - t0) / copies.length, actMs: null };
+    },
+  };
+}
+
 function peerTimed(
   peer: GgmlPeer,
   type: GgmlPeerType,
-  after: KernelName,
+  after: string,
   w: { rows: number; cols: number; data: Float32Array },
 ): Timed {
   const first = peer.prepare(type, w.rows, w.cols, w.data);
@@ -211,6 +262,7 @@ function peerTimed(
   for (let i = 1; i < copiesFor(first.bytes); i++) copies.push(peer.copy(first));
   return {
     kernel: type,
+    bits: null,
     sparsity: null,
     peer: type,
     after,
@@ -270,15 +322,19 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
     // each subbit variant, then (--peers ggml) ggml's kernels for the same job, in the order the rounds visit them
     const timed: Timed[] = [];
     const slot: number[] = [];
-    variants.forEach((v, i) => {
-      slot[i] = timed.length;
-      timed.push(subbitTimed(v));
-      if (peer && v.sparsity === null) {
-        for (const t of GGML_PEERS[v.kernel] ?? []) {
-          if (cols % GGML_PEER_TYPES[t].block === 0) timed.push(peerTimed(peer, t, v.kernel, w));
+    const withPeers = (t: Timed) => {
+      timed.push(t);
+      if (peer && t.sparsity === null) {
+        for (const type of GGML_PEERS[t.after] ?? []) {
+          if (cols % GGML_PEER_TYPES[type].block === 0) timed.push(peerTimed(peer, type, t.after, w));
         }
       }
+    };
+    variants.forEach((v, i) => {
+      slot[i] = timed.length;
+      withPeers(subbitTimed(v));
     });
+    if (o.kernels.includes("uint_b")) { for (const bits of UINT_B_BENCH_BITS) withPeers(uintBTimed(lib, w, bits)); }
     for (const batch of o.batches) {
       // sparse_ternary's layout depends on the tokens per call (formats.ts sparseColumnsBelow): prepared again for
       // this batch where its threshold differs from the one the weights were prepared for
@@ -309,16 +365,15 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
         }
         const fp32 = timed.findIndex((v) => v.kernel === "fp32");
         const fp32Ms = fp32 >= 0 ? median(times[fp32]) : null;
-        const msOf = (kernel: string, peerOnly: boolean) => {
-          const i = timed.findIndex((v) => v.kernel === kernel && (v.peer !== null) === peerOnly);
+        /** The median ms of the peer `type` timed after the subbit kernel `after`. */
+        const peerMsOf = (type: string, after: string) => {
+          const i = timed.findIndex((v) => v.peer === type && v.after === after);
           return i >= 0 ? median(times[i]) : null;
         };
         timed.forEach((v, i) => {
           const ms = median(times[i]), bwNear = median(bws[i]), gbps = v.bytes / ms / 1e6;
-          const counterpart = v.peer === null && v.sparsity === null
-            ? GGML_PEERS[v.kernel as KernelName]?.[0]
-            : undefined;
-          const peerMs = counterpart ? msOf(counterpart, true) : null;
+          const counterpart = v.peer === null && v.sparsity === null ? GGML_PEERS[v.after]?.[0] : undefined;
+          const peerMs = counterpart ? peerMsOf(counterpart, v.after) : null;
           const r: BenchRecord = {
             backend: "c",
             adapter: cpu,
@@ -328,6 +383,7 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
             batch,
             threads,
             sparsity: v.sparsity,
+            ...(v.bits === null ? {} : { bits: v.bits, group_size: UINT_B_BENCH_GROUP }),
             ms,
             gbps,
             bw_gbps: bwNear,
@@ -417,7 +473,7 @@ export const DEFAULT_KERNEL_BENCH: KernelBenchOptions = {
   batches: [1, 8],
   threads: [1, navigator.hardwareConcurrency || 1].filter((v, i, a) => a.indexOf(v) === i),
   sparsities: [0.5, 0.8, 0.9, 0.95, 0.98, 0.99],
-  kernels: [...KERNELS],
+  kernels: [...BENCH_KERNELS],
   reps: 5,
   rounds: 3,
   backends: ["c", "webgpu"],

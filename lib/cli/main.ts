@@ -42,7 +42,8 @@ export function parseFlags<T extends FlagSpec>(
     const msg = (e as Error).message.split("\n")[0];
     const unknown = /Unknown option '(--?[^']+)'/.exec(msg);
     const near = unknown ? closestFlag(unknown[1].replace(/^-+/, "").split("=")[0], Object.keys(options)) : null;
-    throw new InputError(near ? `${msg}; did you mean --${near}?` : msg);
+    if (!unknown) throw new InputError(msg);
+    throw new InputError(`Unknown option '${unknown[1]}'${near ? `; did you mean --${near}?` : " (see --help)"}`);
   }
   const values = parsed.values as Record<string, unknown>;
   for (const [name, spec] of Object.entries(options)) {
@@ -73,7 +74,7 @@ function joinNegativeValues(argv: string[], options: FlagSpec): string[] {
   return out;
 }
 
-/** The known flag nearest to a mistyped one (edit distance ≤ 3, or one being a prefix of the other). */
+/** The known flag nearest to a mistyped one (a prefix either way, or an edit distance ≤ ⅓ of its length, ≤ 3). */
 export function closestFlag(typed: string, known: string[]): string | null {
   let best: string | null = null, bestD = Infinity;
   for (const k of known) {
@@ -82,7 +83,7 @@ export function closestFlag(typed: string, known: string[]): string | null {
       : editDistance(typed, k);
     if (d < bestD) [best, bestD] = [k, d];
   }
-  return bestD <= 3 ? best : null;
+  return bestD <= Math.min(3, Math.max(1, Math.floor(typed.length / 3))) ? best : null;
 }
 
 /** Levenshtein distance. */

@@ -17,6 +17,7 @@ export const GGML_PEER_TYPES = {
   q8_0: { id: 8, block: 32, bytes: 34 },
   q4_0: { id: 2, block: 32, bytes: 18 },
   q2_K: { id: 10, block: 256, bytes: 84 },
+  q3_K: { id: 11, block: 256, bytes: 110 },
   tq1_0: { id: 34, block: 256, bytes: 54 },
   tq2_0: { id: 35, block: 256, bytes: 66 },
 } as const;
