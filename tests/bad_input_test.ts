@@ -86,7 +86,7 @@ Deno.test("sweep --out: empty, a file, or uncreatable → exit 2, one line, noth
   const file = `${dir}/a-file`;
   await Deno.writeTextFile(file, "x");
   const cases: [string, RegExp][] = [
-    ["", /--out: empty path/],
+    ["", /--out: empty (value|path)/],
     [file, /is a file, not a folder/],
     [`${file}/sub`, /cannot write there/],
     ["/proc/subbit-no-such/x", /cannot write there/],

@@ -47,7 +47,7 @@ Deno.test("sweep CLI: --grid quick on the embedded default model writes every 2-
     "rtn_asym.b4.g64.f16",
     "ternary_absmean.g64.f16",
   ]);
-  assert.match(r.stderr, /layer_kind\s+layers\s+best config/);
+  assert.match(r.stderr, /layer_kind\s+layers\s+criterion\s+best config/);
   const recs = df.toRecords() as Record<string, unknown>[];
   for (const r of recs) {
     if (r.layer_kind === "embed") assert.equal(r.out_rel_error, null);

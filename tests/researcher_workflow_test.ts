@@ -123,6 +123,9 @@ Deno.test("deno task from another folder: a relative --out lands there, and the 
     args: ["task", "--config", `${Deno.cwd()}/deno.json`, "sweep", "--grid", "quick", "--layers", "*.layers.0.mlp.*"]
       .concat(["--no-kernels", "--no-coding", "--quiet", "--out", "rel-run"]),
     cwd: here,
+    // a user's shell: no INIT_CWD yet (this suite may itself run under deno task, which set one)
+    clearEnv: true,
+    env: Object.fromEntries(Object.entries(Deno.env.toObject()).filter(([k]) => k !== "INIT_CWD")),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -16,10 +16,17 @@ export function userCwd(): string {
   return Deno.env.get("INIT_CWD") || Deno.cwd();
 }
 
-/** A path as the user meant it: relative ones against userCwd(), unchanged when that is the working folder. */
+/** The project folder (where deno.json is): `deno task` runs tasks there. */
+const PROJECT_ROOT = resolve(new URL("../../", import.meta.url).pathname);
+
+/**
+ * A path as the user meant it: when a task runs in the project folder but was
+ * started elsewhere (`deno task` from a subfolder), relative paths are taken
+ * from where it was started; otherwise unchanged.
+ */
 export function userPath(p: string): string {
-  const from = userCwd();
-  return isAbsolute(p) || resolve(from) === resolve(Deno.cwd()) ? p : resolve(from, p);
+  const from = resolve(userCwd()), here = resolve(Deno.cwd());
+  return isAbsolute(p) || here !== PROJECT_ROOT || from === here ? p : resolve(from, p);
 }
 
 /**
