@@ -105,16 +105,13 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_four_rows_
   if (n > 3) c->Y[r3] = (_mm512_reduce_add_ps(f3) + o3) * sx;
 }
 
-/* Rows [r0, r1), AVX-512 VNNI. Each group's int32 lanes go to float and are scaled by s_g into a float vector
+/* Rows [r0, r1) for B tokens (a compile-time constant at each BY_BATCH call, so the per-token accumulators stay in
+   registers), AVX-512 VNNI. Each group's int32 lanes go to float and are scaled by s_g into a float vector
    accumulator (groups of 32: s of the first group in lanes 0–7, which hold its columns, of the second in lanes
    8–15), so the horizontal sum happens once per row; the offsets add c_g·Σ x̂_g as scalars. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_rows_vnni(const ub_ctx *c, int64_t r0, int64_t r1) {
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void ub_batch_vnni(
+    const ub_ctx *c, int64_t r0, int64_t r1, const int B) {
   const int64_t cb = chunk_bytes(c->bits), row_bytes = c->cp / 64 * cb, chunks_per_group = c->group / 64;
-  const int B = c->B;
-  if (B == 1 && c->group != 32) {
-    FOR_ROW_GROUPS(4, r0, r1, ub_four_rows_b1_vnni(c, r, q, n));
-    return;
-  }
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *p = c->packed + r * row_bytes;
     const float *meta = c->meta + r * c->groups * 2;
@@ -134,20 +131,6 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_rows_vnni(
           off[b] += m[1] * (float)xg[0] + m[3] * (float)xg[1];
         }
       }
-    } else if (B == 1) { /* the decode case: one accumulator chain in registers */
-      __m512 a1 = _mm512_setzero_ps();
-      float o1 = 0;
-      for (int64_t g = 0; g < c->groups; g++) {
-        __m512i a = _mm512_setzero_si512();
-        for (int64_t k = 0; k < chunks_per_group; k++) {
-          const int64_t ch = g * chunks_per_group + k;
-          a = _mm512_dpbusd_epi32(a, unpack64_avx512(p + ch * cb, c->bits),
-                                  _mm512_loadu_si512((const void *)(c->xs + ch * 64)));
-        }
-        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(meta[2 * g]), a1);
-        o1 += meta[2 * g + 1] * (float)c->xsum[g];
-      }
-      acc[0] = a1, off[0] = o1;
     } else {
       for (int64_t g = 0; g < c->groups; g++) {
         __m512i a[MAXB];
@@ -167,6 +150,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_rows_vnni(
     }
     for (int b = 0; b < B; b++) c->Y[b * c->rows + r] = (_mm512_reduce_add_ps(acc[b]) + off[b]) * c->sx[b];
   }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_rows_vnni(const ub_ctx *c, int64_t r0, int64_t r1) {
+  if (c->B == 1 && c->group != 32) {
+    FOR_ROW_GROUPS(4, r0, r1, ub_four_rows_b1_vnni(c, r, q, n));
+    return;
+  }
+  BY_BATCH(ub_batch_vnni, c, r0, r1)
 }
 
 /* AVX2: 32 codes (one half chunk) against 32 activations, u8·s8 pairs summed to int32 (|q·x̂| ≤ 15·128: the
