@@ -29,7 +29,7 @@ import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } 
 import { type BenchRecord, emit, table } from "./report.ts";
 import { cUintBGemv, type UintBWeights } from "../kernels/uint_b.ts";
 import { quantizeWeight } from "../quant/transforms.ts";
-import type { WeightMatrix } from "../quant/types.ts";
+import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
 
 /** The last-level cache's size: sysfs's largest cache of CPU 0, else 32 MiB. */
 export function llcBytes(): number {
@@ -115,8 +115,16 @@ export interface KernelBenchOptions {
 type Variant = { kernel: KernelName; sparsity: number | null };
 
 /** The kernels the bench can time: the f32-prepared formats and uint_b (prepared from a quantizer's codes). */
-export type BenchKernel = KernelName | "uint_b";
-export const BENCH_KERNELS: readonly BenchKernel[] = [...KERNELS, "uint_b"];
+export type BenchKernel = KernelName | "uint_b" | "klevel5";
+export const BENCH_KERNELS: readonly BenchKernel[] = [...KERNELS, "uint_b", "klevel5"];
+/** klevel5's bench weights: sparse_klevel's 5 levels at 80 % zeros, groups of 64 (the default grid's). */
+export const KLEVEL5_BENCH: QuantConfig = {
+  method: "sparse_klevel",
+  levels: 5,
+  sparsity: 0.8,
+  groupSize: 64,
+  scaleDtype: "f16",
+};
 /** uint_b's bench weights: rtn_asym codes at these bits, groups of 128 columns (rtn_asym: fast to quantize; hqq's
  * codes run the same kernel with other offsets). */
 export const UINT_B_BENCH_BITS = [2, 3, 4] as const;
@@ -124,7 +132,7 @@ export const UINT_B_BENCH_GROUP = 128;
 
 /** sparse_ternary at every sparsity; coded_ternary dense and at 90 % zeros; the rest once (uint_b: separately). */
 function variantsOf(kernels: BenchKernel[], sparsities: number[]): Variant[] {
-  return kernels.filter((k): k is KernelName => k !== "uint_b").flatMap((kernel): Variant[] => {
+  return kernels.filter((k): k is KernelName => k !== "uint_b" && k !== "klevel5").flatMap((kernel): Variant[] => {
     if (kernel === "sparse_ternary") return sparsities.map((sparsity) => ({ kernel, sparsity }));
     if (kernel === "coded_ternary") return [{ kernel, sparsity: null }, { kernel, sparsity: 0.9 }];
     return [{ kernel, sparsity: null }];
@@ -219,10 +227,16 @@ function subbitTimed(v: Variant & { kern: SyncGemvKernel; copies: PreparedWeight
   };
 }
 
-/** uint_b at `bits`, prepared from rtn_asym's Quantized of the bench weights; DRAM copies of packed + metadata. */
-function uintBTimed(lib: NativeLib, w: WeightMatrix, bits: number): Timed {
-  const q = quantizeWeight(w, { method: "rtn_asym", bits, groupSize: UINT_B_BENCH_GROUP, scaleDtype: "f16" });
-  const k = cUintBGemv(lib), first = k.prepare(q, w.rows, w.cols, bits, UINT_B_BENCH_GROUP);
+/**
+ * A packed-code kernel prepared from a quantizer's Quantized of the bench weights (uint_b: rtn_asym at `bits`,
+ * groups of UINT_B_BENCH_GROUP; klevel5: KLEVEL5_BENCH in 3 bits); DRAM copies of packed + metadata.
+ */
+function packedTimed(lib: NativeLib, w: WeightMatrix, kernel: "uint_b" | "klevel5", bits: number): Timed {
+  const c: QuantConfig = kernel === "klevel5"
+    ? KLEVEL5_BENCH
+    : { method: "rtn_asym", bits, groupSize: UINT_B_BENCH_GROUP, scaleDtype: "f16" };
+  const q = quantizeWeight(w, c);
+  const k = cUintBGemv(lib), first = k.prepare(q, w.rows, w.cols, bits, c.groupSize);
   const copies: UintBWeights[] = [first];
   for (let i = 1; i < copiesFor(first.bytes); i++) {
     const packed = alignedArray(Uint8Array, first.packed.length), meta = alignedArray(Float32Array, first.meta.length);
@@ -234,11 +248,11 @@ function uintBTimed(lib: NativeLib, w: WeightMatrix, bits: number): Timed {
     for (const c of copies) k.run(c, x, y, batch, threads);
   };
   return {
-    kernel: "uint_b",
+    kernel,
     bits,
-    sparsity: null,
+    sparsity: kernel === "klevel5" ? KLEVEL5_BENCH.sparsity! : null,
     peer: null,
-    after: `uint_b.b${bits}`,
+    after: kernel === "klevel5" ? kernel : `uint_b.b${bits}`,
     bytes: first.bytes,
     copies: copies.length,
     layout: null,
@@ -334,7 +348,10 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
       slot[i] = timed.length;
       withPeers(subbitTimed(v));
     });
-    if (o.kernels.includes("uint_b")) { for (const bits of UINT_B_BENCH_BITS) withPeers(uintBTimed(lib, w, bits)); }
+    if (o.kernels.includes("uint_b")) {
+      for (const bits of UINT_B_BENCH_BITS) withPeers(packedTimed(lib, w, "uint_b", bits));
+    }
+    if (o.kernels.includes("klevel5")) withPeers(packedTimed(lib, w, "klevel5", 3));
     for (const batch of o.batches) {
       // sparse_ternary's layout depends on the tokens per call (formats.ts sparseColumnsBelow): prepared again for
       // this batch where its threshold differs from the one the weights were prepared for
@@ -365,6 +382,8 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
         }
         const fp32 = timed.findIndex((v) => v.kernel === "fp32");
         const fp32Ms = fp32 >= 0 ? median(times[fp32]) : null;
+        const int8At = timed.findIndex((v) => v.kernel === "int8" && v.peer === null);
+        const int8Of = int8At >= 0 ? { ms: median(times[int8At]), bytes: timed[int8At].bytes } : null;
         /** The median ms of the peer `type` timed after the subbit kernel `after`. */
         const peerMsOf = (type: string, after: string) => {
           const i = timed.findIndex((v) => v.peer === type && v.after === after);
@@ -383,7 +402,14 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
             batch,
             threads,
             sparsity: v.sparsity,
-            ...(v.bits === null ? {} : { bits: v.bits, group_size: UINT_B_BENCH_GROUP }),
+            ...(v.bits === null ? {} : {
+              bits: v.bits,
+              group_size: v.kernel === "klevel5" ? KLEVEL5_BENCH.groupSize : UINT_B_BENCH_GROUP,
+            }),
+            // klevel5's target: faster than int8 by ≥ 0.8 × the ratio of their bytes (same run, same shape)
+            ...(v.kernel === "klevel5" && int8Of !== null
+              ? { vs_int8: int8Of.ms / ms, int8_byte_ratio: int8Of.bytes / v.bytes }
+              : {}),
             ms,
             gbps,
             bw_gbps: bwNear,

@@ -57,6 +57,36 @@ Deno.test("uint_b: the format's Ŵ is the quantizer's dequantize() (every method
   );
 });
 
+Deno.test("klevel5: sparse_klevel's 5 levels in uint_b's 3-bit layout are its dequantize(), and the C kernel agrees", () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom(0.5, 0.8, 0.9),
+      fc.constantFrom<GroupSize>(32, 64, 128, "row"),
+      fc.integer({ min: 1, max: 9 }),
+      fc.integer({ min: 1, max: 300 }),
+      fc.integer(),
+      (sparsity, group, rows, cols, seed) => {
+        const data = seededGaussian(rows * cols, seed, 0.05);
+        const c: QuantConfig = { method: "sparse_klevel", levels: 5, sparsity, groupSize: group, scaleDtype: "f16" };
+        const q = quantizeWeight({ name: "w", rows, cols, data }, c);
+        assert.equal(uintBUnsupported(q, 3, group), null);
+        const p = lib ? cUintBGemv(lib).prepare(q, rows, cols, 3, group) : prepareUintB(q, rows, cols, 3, group);
+        const ref = q.dequantize(), scale = Math.max(1e-30, ...Array.from(ref, Math.abs));
+        for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(p.dequantized[i] - ref[i]) <= 1e-6 * scale, `@${i}`);
+        if (!lib) return;
+        const x = seededGaussian(cols, seed + 1, 1), y1 = new Float32Array(rows), y2 = new Float32Array(rows);
+        tsUintBGemv(p, x, y1, 1);
+        cUintBGemv(lib).run(p, x, y2, 1, 1);
+        const ys = Math.max(1e-6, ...Array.from(y1, Math.abs));
+        for (let i = 0; i < rows; i++) {
+          assert.ok(Math.abs(y1[i] - y2[i]) <= 2e-5 * ys, `row ${i}: ${y2[i]} vs ${y1[i]}`);
+        }
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
 Deno.test("uint_b: configs without a kernel say why (1 or 8 bits, groups of 48, stored rotations)", () => {
   const { q } = quantized("rtn_asym", 4, 64, 4, 64, 1, false);
   assert.match(uintBUnsupported(q, 8, 64)!, /8 bits/);

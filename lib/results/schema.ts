@@ -105,7 +105,7 @@ export const ROW_COLUMNS: readonly Column[] = [
     type: "str",
     nullable: true,
     doc:
-      "the GEMV kernel timed for this row: uint_b for 2–4-bit rtn_sym/rtn_asym/hqq (fed the row's own codes, scales and offsets; not with +had/+awq/+lr), the fastest of ternary2 and ternary_base3 (ternary), sparse_ternary (also tried at ≥ 90% zeros), else int8 (5–8 bits, 5-level sparse: no kernel of their own format yet) (null: --no-kernels)",
+      "the GEMV kernel timed for this row: uint_b for 2–4-bit rtn_sym/rtn_asym/hqq and klevel5 for 5-level sparse_klevel (3-bit packed codes; both fed the row's own codes, scales and offsets; not with +had/+awq/+lr), the fastest of ternary2 and ternary_base3 (ternary), sparse_ternary (also tried at ≥ 90% zeros), else int8 (5–8 bits: no kernel of their own format yet) (null: --no-kernels)",
   },
   {
     name: "gemv_us",

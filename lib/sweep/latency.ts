@@ -13,8 +13,8 @@ import { cUintBGemv, uintBUnsupported } from "../kernels/uint_b.ts";
 import { seededGaussian } from "../random.ts";
 
 /**
- * The kernels a config's weights can run on when they have no kernel of their own format (uint_b, below): 5–8-bit
- * codes and 5-level sparse ones run as int8 (there are no such kernels yet). Ternary weights
+ * The kernels a config's weights can run on when they have no kernel of their own format (packedKernelFor, below):
+ * 5–8-bit codes run as int8 (there is no such kernel yet). Ternary weights
  * run on the 2-bit and the base-3 kernel (1.6 bit: fewer bytes, more decode work); 3-level weights with ≥ 90 % zeros
  * also on the sparse one. The sweep times every candidate and reports the fastest.
  */
@@ -35,6 +35,23 @@ export function kernelsFor(c: QuantConfig): { kernel: KernelName; sparsity?: num
 /** The methods whose codes are uniform (a scale and an offset per group): uint_b's. */
 const UNIFORM_METHODS = new Set(["rtn_asym", "rtn_sym", "hqq"]);
 
+/** The kernels over bit-packed codes: uint_b, and klevel5 (5-level symmetric codes in uint_b's 3-bit layout). */
+export type PackedKernel = "uint_b" | "klevel5";
+
+/**
+ * The packed-code kernel a row's own Quantized runs on, with its bits a code, or null: 2–4-bit uniform codes
+ * (uint_b); sparse_klevel's 5 levels in 3 bits (klevel5: ŵ = s·(q − 2), uint_b's scaled form).
+ */
+export function packedKernelFor(c: QuantConfig, q: Quantized): { kernel: PackedKernel; bits: number } | null {
+  if (c.bits !== undefined && UNIFORM_METHODS.has(c.method) && !uintBUnsupported(q, c.bits, c.groupSize)) {
+    return { kernel: "uint_b", bits: c.bits };
+  }
+  if (c.method === "sparse_klevel" && c.levels === 5 && !uintBUnsupported(q, 3, c.groupSize)) {
+    return { kernel: "klevel5", bits: 3 };
+  }
+  return null;
+}
+
 export class LatencyTable {
   private cache = new Map<string, number>();
   constructor(private readonly lib: NativeLib, private readonly reps = 25) {}
@@ -43,11 +60,12 @@ export class LatencyTable {
    * The kernel of this row's own format and its median µs per GEMV of this layer's shape: uint_b fed the row's
    * own Quantized for 2–4-bit uniform codes; otherwise the fastest candidate of kernelsFor.
    */
-  measure(w: WeightMatrix, c: QuantConfig, q?: Quantized): { kernel: KernelName | "uint_b"; gemv_us: number } {
-    if (q && c.bits !== undefined && UNIFORM_METHODS.has(c.method) && !uintBUnsupported(q, c.bits, c.groupSize)) {
+  measure(w: WeightMatrix, c: QuantConfig, q?: Quantized): { kernel: KernelName | PackedKernel; gemv_us: number } {
+    const own = q ? packedKernelFor(c, q) : null;
+    if (q && own) {
       const k = cUintBGemv(this.lib);
-      const p = k.prepare(q, w.rows, w.cols, c.bits, c.groupSize);
-      return { kernel: "uint_b", gemv_us: this.median((x, y) => k.run(p, x, y, 1, 1), w) };
+      const p = k.prepare(q, w.rows, w.cols, own.bits, c.groupSize);
+      return { kernel: own.kernel, gemv_us: this.median((x, y) => k.run(p, x, y, 1, 1), w) };
     }
     let best: { kernel: KernelName; gemv_us: number } | null = null;
     for (const { kernel, sparsity } of kernelsFor(c)) {
