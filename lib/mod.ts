@@ -38,6 +38,7 @@ export { allocate, measureSensitivity } from "./allocate/allocate.ts";
 // kernels
 export { ensureNative } from "./kernels/native.ts";
 export { cGemv, tsGemv } from "./kernels/gemv.ts";
+export { kernelCodes } from "./sweep/kernel_codes.ts";
 export { KERNELS } from "./kernels/formats.ts";
 export { WEBGPU_KERNELS, WebGpuRunner } from "./kernels/webgpu.ts";
 

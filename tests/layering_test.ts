@@ -21,3 +21,16 @@ Deno.test("layering: coding sees symbols and bytes only; model does not reach in
   assert.deepEqual(await backEdges("quant", ["sweep", "coding", "pack", "model", "kernels"]), []);
   assert.deepEqual(await backEdges("tensor", ["quant", "sweep", "coding", "pack", "model"]), []);
 });
+
+Deno.test("layering: kernels are prepared from codes — nothing under lib/kernels imports a quantizer (types only)", async () => {
+  const found: string[] = [];
+  for await (const e of Deno.readDir("lib/kernels")) {
+    if (!e.isFile || !e.name.endsWith(".ts") || e.name.endsWith("_test.ts")) continue;
+    const text = await Deno.readTextFile(`lib/kernels/${e.name}`);
+    for (const m of text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+"(\.\.\/quant\/[^"]+)"/g)) {
+      const values = m[1] ? [] : m[2].split(",").map((n) => n.trim()).filter((n) => n && !n.startsWith("type "));
+      if (values.length) found.push(`lib/kernels/${e.name}: ${values.join(", ")} from ${m[3]}`);
+    }
+  }
+  assert.deepEqual(found, []);
+});

@@ -12,6 +12,7 @@
  * adapter's own measured bandwidth; they carry the adapter's name and no
  * speedup over the CPU's fp32 kernel (a different device).
  */
+import { kernelCodes } from "../sweep/kernel_codes.ts";
 import { cpuModel } from "../results/environment.ts";
 import { seededGaussian } from "../random.ts";
 import {
@@ -20,6 +21,7 @@ import {
   type PreparedWeights,
   prepareWeights,
   sparseColumnsBelow,
+  type WeightCodes,
 } from "../kernels/formats.ts";
 import { cGemv, type SyncGemvKernel } from "../kernels/gemv.ts";
 import { GGML_PEER_TYPES, type GgmlPeer, type GgmlPeerType, openGgmlPeer } from "../kernels/ggml_peer.ts";
@@ -322,9 +324,16 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
   for (const [rows, cols] of o.shapes) {
     const w = benchWeights(rows, cols);
     // every variant's DRAM copies prepared up front, so that the rounds below can visit them in turn
+    // each variant's codes, quantized once per shape (sparse_ternary is prepared again per batch from the same codes)
+    const codeCache = new Map<string, WeightCodes>();
+    const codesOf = (v: Variant) => {
+      const key = `${v.kernel}/${v.sparsity}`;
+      if (!codeCache.has(key)) codeCache.set(key, kernelCodes(v.kernel, w, v.sparsity ?? undefined));
+      return codeCache.get(key)!;
+    };
     const prepareVariant = (v: Variant, batch: number) => {
       const kern = cGemv(v.kernel, lib);
-      const first = kern.prepare(w, v.sparsity ?? undefined, { batch });
+      const first = kern.prepare(codesOf(v), { batch });
       // copies of the prepared weights, together larger than 4× the LLC (the first copy included);
       // decoding is compute-bound (~5 ns a weight): enough copies to pass the LLC once, not four times
       const need = v.kernel === "coded_ternary" ? Math.ceil(LLC_BYTES / first.bytes) + 1 : copiesFor(first.bytes);
@@ -458,7 +467,7 @@ async function benchWebGpu(o: KernelBenchOptions): Promise<BenchRecord[]> {
       const w = benchWeights(rows, cols);
       for (const v of variantsOf(o.kernels, o.sparsities)) {
         if (!WEBGPU_KERNELS.includes(v.kernel as WebGpuKernelName)) continue;
-        const p = prepareWeights(v.kernel, w, v.sparsity ?? undefined);
+        const p = prepareWeights(v.kernel, kernelCodes(v.kernel, w, v.sparsity ?? undefined));
         const copies: GpuWeights[] = Array.from({ length: copiesFor(p.bytes) }, () => gpu.upload(p));
         for (const batch of o.batches) {
           const x = seededGaussian(batch * cols, 7, 1);

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { kernelCodes } from "../sweep/kernel_codes.ts";
 import { seededGaussian } from "../random.ts";
 import { addressOf, alignedArray, alignedCopy, alignedWeights, isAligned } from "./aligned.ts";
 import { prepareWeights } from "./formats.ts";
@@ -28,7 +29,7 @@ Deno.test("alignedCopy: same values; an aligned array is returned as is unless a
 
 Deno.test("alignedWeights: kernel arrays aligned and copied on request; dequantized shared", () => {
   const w = { name: "w", rows: 8, cols: 300, data: seededGaussian(8 * 300, 1, 0.05) };
-  const p = prepareWeights("ternary2", w);
+  const p = prepareWeights("ternary2", kernelCodes("ternary2", w));
   const c = alignedWeights(p, true);
   assert.ok(isAligned(c.packed!) && isAligned(c.scale!) && isAligned(c.wsum!));
   assert.notEqual(c.packed, p.packed);

@@ -14,8 +14,7 @@
  * Activations: int8 per token with scale absmax/127, stored biased (+128) as uint8.
  */
 import { InputError } from "../errors.ts";
-import { getQuantizer } from "../quant/mod.ts";
-import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
+import type { GroupSize, Quantized } from "../quant/types.ts";
 import { staticOrder0 } from "../coding/static_order0.ts";
 import { readVarint } from "../coding/varint.ts";
 import { encodeBase3 } from "./base3_code.ts";
@@ -75,13 +74,35 @@ interface TernaryCodes {
   deq: Float32Array;
 }
 
-/** Ternary symbols (0,1,2 = −1,0,+1) and per-row scales: ternary_absmean per row, or sparse_klevel at a sparsity. */
-function ternary(w: WeightMatrix, sparsity?: number): TernaryCodes {
-  const c: QuantConfig = sparsity === undefined
-    ? { method: "ternary_absmean", groupSize: "row", scaleDtype: "f16" }
-    : { method: "sparse_klevel", levels: 3, sparsity, groupSize: "row", scaleDtype: "f16" };
-  const q = getQuantizer(c.method).quantize(w, c);
-  return { sym: q.symbols, scale: q.meta.scales, deq: q.dequantize() };
+/** A matrix's shape. */
+interface Shape {
+  rows: number;
+  cols: number;
+}
+
+/**
+ * What a kernel format is prepared from — never f32 weights it quantizes itself:
+ *   f32    the weights as they are (the fp32 kernel);
+ *   quant  a quantizer's codes of a [rows × cols] matrix with its group size: int8 takes 8-bit symmetric codes in
+ *          groups of 64 (rtn_sym.b8.g64), the ternary formats 3-level symmetric codes with one scale a row
+ *          (ternary_absmean or sparse_klevel l3 at group size "row").
+ * Codes of another form are refused with the reason.
+ */
+export type WeightCodes =
+  | { kind: "f32"; rows: number; cols: number; data: Float32Array }
+  | { kind: "quant"; rows: number; cols: number; q: Quantized; groupSize: GroupSize };
+
+/** The ternary formats' codes out of a Quantized: 3 levels, ŵ = s_r·unit·(q − 1), one scale a row. */
+function ternaryCodes(kernel: KernelName, c: Extract<WeightCodes, { kind: "quant" }>): TernaryCodes {
+  const { q } = c, rec = q.reconstruction;
+  if (q.levels !== 3 || rec.kind !== "scaled" || rec.center !== 1 || c.groupSize !== "row" || q.post) {
+    throw new InputError(
+      `${kernel}: needs 3-level symmetric codes with one scale a row and no stored transform (got ${q.levels} levels, ` +
+        `${rec.kind} reconstruction, group size ${c.groupSize}${q.post ? ", a stored transform" : ""})`,
+    );
+  }
+  const scale = Float32Array.from(q.meta.scales, (s) => Math.fround(s * rec.unit));
+  return { sym: q.symbols, scale, deq: q.dequantize() };
 }
 
 /** The most tokens one GEMV call takes (the C kernels keep R rows × B tokens of accumulators in registers). */
@@ -95,25 +116,33 @@ export interface PrepareOptions {
   batch?: number;
 }
 
-/** Prepare weights for a kernel. `sparsity` selects forced-sparsity ternary weights for the ternary kernels. */
+/** Prepare weights for a kernel from their codes (WeightCodes: the fp32 kernel takes f32, the others a Quantized). */
 export function prepareWeights(
   kernel: KernelName,
-  w: WeightMatrix,
-  sparsity?: number,
+  codes: WeightCodes,
   options: PrepareOptions = {},
 ): PreparedWeights {
-  const { rows, cols } = w;
+  const { rows, cols } = codes;
   const batch = options.batch ?? 1;
   if (!(Number.isInteger(batch) && batch >= 1 && batch <= MAX_BATCH)) {
     throw new InputError(`prepareWeights: batch ${batch} outside 1..${MAX_BATCH}`);
   }
   if (kernel === "fp32") {
-    return { kernel, rows, cols, cp: cols, bytes: 4 * rows * cols, dequantized: w.data, f32: w.data };
+    if (codes.kind !== "f32") throw new InputError("fp32: prepared from f32 weights, not codes");
+    return { kernel, rows, cols, cp: cols, bytes: 4 * rows * cols, dequantized: codes.data, f32: codes.data };
   }
+  if (codes.kind !== "quant") throw new InputError(`${kernel}: prepared from a quantizer's codes, not f32 weights`);
   if (kernel === "int8") {
+    const qz = codes.q, rec = qz.reconstruction;
+    if (rec.kind !== "scaled" || rec.center !== 127 || qz.levels > 255 || codes.groupSize !== 64 || qz.post) {
+      throw new InputError(
+        `int8: needs 8-bit symmetric codes in groups of 64 (rtn_sym.b8.g64; got ${qz.levels} levels, ` +
+          `${rec.kind} reconstruction, group size ${codes.groupSize})`,
+      );
+    }
     const cp = roundUp(cols, 64), groups = cp / 64;
-    const qz = getQuantizer("rtn_sym").quantize(w, { method: "rtn_sym", bits: 8, groupSize: 64, scaleDtype: "f16" });
-    const q = new Int8Array(rows * cp), rowBias = new Float32Array(rows), scale = qz.meta.scales;
+    const q = new Int8Array(rows * cp), rowBias = new Float32Array(rows);
+    const scale = Float32Array.from(qz.meta.scales, (s) => Math.fround(s * rec.unit));
     for (let r = 0; r < rows; r++) {
       let bias = 0; // Σ_g s_g·128·Σq_g: what the +128 activation bias adds to the row's dot product
       for (let g = 0; g < groups; g++) {
@@ -139,7 +168,7 @@ export function prepareWeights(
       rowBias,
     };
   }
-  const t = ternary(w, sparsity);
+  const t = ternaryCodes(kernel, codes);
   const wsum = new Int32Array(rows);
   for (let i = 0; i < t.sym.length; i++) wsum[Math.floor(i / cols)] += t.sym[i] - 1;
   // the packed ternary formats: payload + per-row f32 scale and Σw (8 bytes a row)
@@ -185,7 +214,7 @@ export function prepareWeights(
     }
     return { ...packedTernary(cp, packed), bytesPerRow };
   }
-  if (kernel === "coded_ternary") return codedTernary(w, t);
+  if (kernel === "coded_ternary") return codedTernary(codes, t);
   const nonzeros = nonzerosOf(t.sym); // counted once, for the layout choice and the builder
   const layout = options.sparseLayout ?? layoutForCount(nonzeros, rows, cols, batch);
   if (layout === "columns" && cols > 65536) {
@@ -195,7 +224,7 @@ export function prepareWeights(
   if (nonzeros > 2 ** 31 - 1 - (layout === "columns" ? 32 : 64)) {
     throw new InputError(`sparse_ternary: ${nonzeros} non-zeros exceed int32 offsets`);
   }
-  return layout === "columns" ? sparseColumns(w, t, wsum, nonzeros) : sparseTernary(w, t, wsum, nonzeros);
+  return layout === "columns" ? sparseColumns(codes, t, wsum, nonzeros) : sparseTernary(codes, t, wsum, nonzeros);
 }
 
 export type SparseLayout = "blocks" | "columns";
@@ -237,7 +266,7 @@ export const SPARSE_BLOCK = 128;
 
 /** The sparse_ternary format (see the header): the non-zeros' positions by row and 128-column block. */
 function sparseTernary(
-  w: WeightMatrix,
+  w: Shape,
   t: TernaryCodes,
   wsum: Int32Array,
   nonzeros: number,
@@ -276,7 +305,7 @@ function sparseTernary(
 
 /** The sparse_ternary "columns" layout: per row the +1s' column numbers, then the −1s'. */
 function sparseColumns(
-  w: WeightMatrix,
+  w: Shape,
   t: TernaryCodes,
   wsum: Int32Array,
   nonzeros: number,
@@ -308,7 +337,7 @@ function sparseColumns(
 
 /** Range-code the ternary codes chunk by chunk with the registered static order-0 coder. */
 function codedTernary(
-  w: WeightMatrix,
+  w: Shape,
   t: TernaryCodes,
 ): PreparedWeights {
   const { rows, cols } = w;

@@ -1,4 +1,9 @@
 import { strict as assert } from "node:assert";
+import { kernelCodes } from "../sweep/kernel_codes.ts";
+import type { WeightMatrix } from "../quant/types.ts";
+
+/** sparse_ternary's codes of w at a sparsity. */
+const sparse = (w: WeightMatrix, s: number) => kernelCodes("sparse_ternary", w, s);
 import { InputError } from "../errors.ts";
 import { seededGaussian } from "../random.ts";
 import {
@@ -44,16 +49,16 @@ Deno.test("sparseLayoutFor: the columns threshold rises with the tokens per call
 
 Deno.test("prepareWeights: the layout follows options.batch; a batch outside 1..MAX_BATCH is refused", () => {
   const rows = 16, cols = 512, w = { name: "w", rows, cols, data: seededGaussian(rows * cols, 5, 1) };
-  assert.equal(prepareWeights("sparse_ternary", w, 0.93).layout, "blocks"); // ≈ 9 non-zeros a block
-  assert.equal(prepareWeights("sparse_ternary", w, 0.93, { batch: 8 }).layout, "columns");
+  assert.equal(prepareWeights("sparse_ternary", sparse(w, 0.93)).layout, "blocks"); // ≈ 9 non-zeros a block
+  assert.equal(prepareWeights("sparse_ternary", sparse(w, 0.93), { batch: 8 }).layout, "columns");
   for (const batch of [0, 17, 2.5, NaN]) {
-    assert.throws(() => prepareWeights("sparse_ternary", w, 0.93, { batch }), InputError, `batch ${batch}`);
+    assert.throws(() => prepareWeights("sparse_ternary", sparse(w, 0.93), { batch }), InputError, `batch ${batch}`);
   }
 });
 
 Deno.test("sparse_ternary columns layout: each row's +1 then −1 columns, as the dequantized weights have them", () => {
   const rows = 5, cols = 300, data = seededGaussian(rows * cols, 3, 1);
-  const p = prepareWeights("sparse_ternary", { name: "w", rows, cols, data }, 0.97);
+  const p = prepareWeights("sparse_ternary", sparse({ name: "w", rows, cols, data }, 0.97));
   assert.equal(p.layout, "columns");
   for (let r = 0; r < rows; r++) {
     const plus: number[] = [], minus: number[] = [];
@@ -72,6 +77,6 @@ Deno.test("sparse_ternary columns layout: each row's +1 then −1 columns, as th
 
 Deno.test("sparse_ternary: the columns layout refused past 65536 columns", () => {
   const w = { name: "wide", rows: 1, cols: 65537, data: new Float32Array(65537) };
-  assert.throws(() => prepareWeights("sparse_ternary", w, 0.99, { sparseLayout: "columns" }), InputError);
-  assert.equal(prepareWeights("sparse_ternary", w, 0.99).layout, "blocks");
+  assert.throws(() => prepareWeights("sparse_ternary", sparse(w, 0.99), { sparseLayout: "columns" }), InputError);
+  assert.equal(prepareWeights("sparse_ternary", sparse(w, 0.99)).layout, "blocks");
 });

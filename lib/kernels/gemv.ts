@@ -6,7 +6,6 @@
  * (int8-quantized for the integer kernels), accumulated in f64.
  */
 import { InputError } from "../errors.ts";
-import type { WeightMatrix } from "../quant/types.ts";
 import {
   type KernelName,
   MAX_BATCH,
@@ -14,6 +13,7 @@ import {
   type PrepareOptions,
   prepareWeights,
   quantizeActivations,
+  type WeightCodes,
 } from "./formats.ts";
 import type { NativeLib } from "./native.ts";
 import { alignedArray, alignedWeights } from "./aligned.ts";
@@ -24,7 +24,8 @@ export { MAX_BATCH };
 export interface GemvKernel {
   name: KernelName;
   backend: "c" | "ts" | "webgpu";
-  prepare(w: WeightMatrix, sparsity?: number, options?: PrepareOptions): PreparedWeights;
+  /** The format's weights from their codes (formats.ts WeightCodes; lib/sweep/kernel_codes.ts makes them from f32). */
+  prepare(codes: WeightCodes, options?: PrepareOptions): PreparedWeights;
   run(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number, threads?: number): void | Promise<void>;
 }
 
@@ -52,7 +53,7 @@ export function tsGemv(name: KernelName): SyncGemvKernel {
   return {
     name,
     backend: "ts",
-    prepare: (w, sparsity, options) => prepareWeights(name, w, sparsity, options),
+    prepare: (codes, options) => prepareWeights(name, codes, options),
     run(p, x, y, batch) {
       checkGemvArgs(p, x, y, batch);
       const integer = name !== "fp32";
@@ -74,7 +75,7 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
     name,
     backend: "c",
     // 64-byte-aligned arrays: a misaligned vector load straddles two cache lines (see aligned.ts)
-    prepare: (w, sparsity, options) => alignedWeights(prepareWeights(name, w, sparsity, options)),
+    prepare: (codes, options) => alignedWeights(prepareWeights(name, codes, options)),
     run(p, x, y, batch, threads = 1) {
       checkGemvArgs(p, x, y, batch);
       const rows = BigInt(p.rows);

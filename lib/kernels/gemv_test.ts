@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { kernelCodes } from "../sweep/kernel_codes.ts";
 import fc from "../../tests/fixtures/fc.ts";
 import { seededGaussian } from "../random.ts";
 import { KERNELS, prepareWeights, quantizeActivations } from "./formats.ts";
@@ -32,7 +33,7 @@ function compare(
     ];
     for (const sparsity of sparsities) {
       const ref = tsGemv(k), c = cGemv(k, lib!);
-      const p = c.prepare(w, sparsity);
+      const p = c.prepare(kernelCodes(k, w, sparsity));
       const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows);
       ref.run(p, x, y1, batch);
       c.run(p, x, y2, batch, threads);
@@ -146,7 +147,7 @@ Deno.test({
   fn() {
     const w = { name: "z", rows: 8, cols: 300, data: new Float32Array(8 * 300) };
     for (const k of KERNELS) {
-      const c = cGemv(k, lib!), p = c.prepare(w), y = new Float32Array(16).fill(7);
+      const c = cGemv(k, lib!), p = c.prepare(kernelCodes(k, w)), y = new Float32Array(16).fill(7);
       c.run(p, new Float32Array(2 * 300), y, 2);
       assert.ok(y.every((v) => v === 0), `${k}: ${y}`);
     }
@@ -185,7 +186,9 @@ Deno.test({
                   lib!.sb_sparse_strategy(strategy);
                   const c = cGemv("sparse_ternary", lib!);
                   const w = { name: "s", rows, cols, data };
-                  const p = alignedWeights(prepareWeights("sparse_ternary", w, undefined, { sparseLayout }));
+                  const p = alignedWeights(
+                    prepareWeights("sparse_ternary", kernelCodes("sparse_ternary", w), { sparseLayout }),
+                  );
                   assert.equal(p.layout, sparseLayout);
                   const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows);
                   tsGemv("sparse_ternary").run(p, x, y1, batch);
@@ -308,7 +311,7 @@ Deno.test({
   fn() {
     const rows = 40, cols = 200;
     const w = { name: "w", rows, cols, data: seededGaussian(rows * cols, 3, 0.05) };
-    const k = cGemv("coded_ternary", lib!), p = k.prepare(w);
+    const k = cGemv("coded_ternary", lib!), p = k.prepare(kernelCodes("coded_ternary", w));
     assert.equal(p.chunkOff!.length, Math.ceil(rows / 16) + 1);
     const x = seededGaussian(cols, 4, 1), y = new Float32Array(rows);
     k.run(p, x, y, 1); // intact

@@ -332,8 +332,8 @@ export function webgpuGemv(name: WebGpuKernelName, gpu: WebGpuRunner): AsyncGemv
   return {
     name,
     backend: "webgpu",
-    prepare: (w, sparsity, options) => {
-      const p = prepareWeights(name, w, sparsity, options);
+    prepare: (codes, options) => {
+      const p = prepareWeights(name, codes, options);
       uploaded.set(p, gpu.upload(p));
       return p;
     },

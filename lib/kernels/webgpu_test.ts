@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { kernelCodes } from "../sweep/kernel_codes.ts";
 import fc from "../../tests/fixtures/fc.ts";
 import { seededGaussian } from "../random.ts";
 import { tsGemv } from "./gemv.ts";
@@ -48,7 +49,7 @@ Deno.test({
           const w = { name: "w", rows, cols, data };
           for (const k of WEBGPU_KERNELS) {
             for (const sparsity of k === "int8" ? [undefined] : [undefined, 0.9]) {
-              const g = webgpuGemv(k, split ? tinyBindings! : gpu!), p = g.prepare(w, sparsity);
+              const g = webgpuGemv(k, split ? tinyBindings! : gpu!), p = g.prepare(kernelCodes(k, w, sparsity));
               const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows).fill(NaN);
               tsGemv(k).run(p, x, y1, batch);
               await g.run(p, x, y2, batch);
@@ -70,7 +71,7 @@ Deno.test({
   async fn() {
     const layers = WEBGPU_KERNELS.map((k, i) => {
       const w = { name: k, rows: 37 + i, cols: 300 + 65 * i, data: seededGaussian((37 + i) * (300 + 65 * i), i, 0.05) };
-      const p = webgpuGemv(k, tinyBindings!).prepare(w);
+      const p = webgpuGemv(k, tinyBindings!).prepare(kernelCodes(k, w));
       return { k, p, g: tinyBindings!.upload(p), x: seededGaussian(3 * w.cols, 9 + i, 1) };
     });
     for (const l of layers) assert.ok(l.g.chunks.length > 1, `${l.k}: expected a split into several bindings`);
@@ -90,7 +91,7 @@ Deno.test({
   ignore: skip,
   async fn() {
     const w = { name: "w", rows: 4, cols: 64, data: seededGaussian(256, 1, 0.1) };
-    const g = webgpuGemv("int8", gpu!), p = g.prepare(w);
+    const g = webgpuGemv("int8", gpu!), p = g.prepare(kernelCodes("int8", w));
     await assert.rejects(() => g.run(p, new Float32Array(64 * 17), new Float32Array(4 * 17), 17), /batch 17/);
     await assert.rejects(() => g.run(p, new Float32Array(63), new Float32Array(4), 1), /63 values/);
   },

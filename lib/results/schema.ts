@@ -105,20 +105,21 @@ export const ROW_COLUMNS: readonly Column[] = [
     type: "str",
     nullable: true,
     doc:
-      "the GEMV kernel timed for this row: uint_b for 2–4-bit rtn_sym/rtn_asym/hqq and klevel5 for 5-level sparse_klevel (3-bit packed codes; both fed the row's own codes, scales and offsets; not with +had/+awq/+lr), the fastest of ternary2 and ternary_base3 (ternary), sparse_ternary (also tried at ≥ 90% zeros), else int8 (5–8 bits: no kernel of their own format yet) (null: --no-kernels)",
+      "the kernel of this row's own format, fed the row's own codes: uint_b (2–4-bit rtn_sym/rtn_asym/hqq; ternary and sign codes with group or tensor scales, 2 bits), klevel5 (5-level sparse_klevel, 3 bits), the fastest of ternary2/ternary_base3 (3-level codes, one scale a row; sparse_ternary also at ≥ 90% zeros), int8 (rtn_sym.b8.g64); null where no kernel stores the config (other 5–8-bit configs, groups that are not 32, 64k, row or tensor, +had/+awq/+lr) or with --no-kernels",
   },
   {
     name: "gemv_us",
     type: "f64",
     nullable: true,
-    doc: "median µs of one GEMV of this layer's shape with that kernel (batch 1, 1 thread, cache-resident)",
+    doc:
+      "median µs of one GEMV of this layer's shape with that kernel (batch 1, 1 thread, cache-resident); null with kernel",
   },
   { name: "seed", type: "i64", doc: "the run's seed" },
   {
     name: "rotated",
     type: "bool",
     doc:
-      "true for `+had` configs: the codes are of W·Qᵀ, so a kernel over them needs rotated activations Q·x (gemv_us times the stored codes, not the rotation)",
+      "true for `+had` configs: the codes are of W·Qᵀ, so a kernel over them needs rotated activations Q·x (no kernel does yet: kernel and gemv_us are null)",
   },
   {
     name: "low_rank_bits",
