@@ -1,5 +1,5 @@
 /*
- * uint_b: GEMV over uniform b-bit codes (b = 2, 3, 4) with a scale and an offset per group — the codes and
+ * uint_b: GEMV over uniform b-bit codes (b = 2, 3, 4, 8) with a scale and an offset per group — the codes and
  * metadata rtn_asym, hqq and rtn_sym store, as the quantizer returned them (lib/kernels/uint_b.ts prepares them).
  *
  *   ŵ_k = s_g·q_k + c_g          (k in group g; c_g = min, −zero·s or −centre·s by reconstruction)
@@ -11,7 +11,8 @@
  * Layout (per row, per 64 columns, 8·b bytes; rows padded to cp columns, a multiple of 64 and of the group):
  *   b = 4: byte j (0…31): column j in the low nibble, column j + 32 in the high one;
  *   b = 2: byte j (0…15): column j + 16·i in bits 2i…2i+1 (i = 0…3);
- *   b = 3: the low two bits as b = 2 (16 bytes), then the third bit of column j as bit j of a 64-bit word.
+ *   b = 3: the low two bits as b = 2 (16 bytes), then the third bit of column j as bit j of a 64-bit word;
+ *   b = 8: byte j is column j.
  * So one 64-column chunk unpacks to 64 code bytes in column order. Metadata: (s_g, c_g) as two f32 per group,
  * groups of `group` columns (32, or a multiple of 64) along the padded row.
  */
@@ -37,6 +38,10 @@ static inline int64_t chunk_bytes(int bits) { return 8 * bits; }
 
 /* The 64 codes of one chunk, in column order (scalar: the reference layout). */
 static inline void unpack64_scalar(const uint8_t *p, int bits, uint8_t *q) {
+  if (bits == 8) {
+    memcpy(q, p, 64);
+    return;
+  }
   if (bits == 4) {
     for (int j = 0; j < 32; j++) q[j] = p[j] & 15, q[j + 32] = p[j] >> 4;
     return;
@@ -52,6 +57,7 @@ static inline void unpack64_scalar(const uint8_t *p, int bits, uint8_t *q) {
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __m512i unpack64_avx512(const uint8_t *p,
                                                                                               int bits) {
+  if (bits == 8) return _mm512_loadu_si512((const void *)p);
   if (bits == 4) {
     const __m256i v = _mm256_loadu_si256((const __m256i *)p), m = _mm256_set1_epi8(15);
     const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
@@ -171,6 +177,21 @@ __attribute__((target("avx2"))) static inline int32_t dot32_avx2(const uint8_t *
   return _mm_cvtsi128_si32(t);
 }
 
+/* The same for 8-bit codes (up to 255): the codes' low 7 bits and their top bit separately, so that no 16-bit pair
+   sum saturates (2·127·127 < 2^15). */
+__attribute__((target("avx2"))) static inline int32_t dot32_avx2_u8(const uint8_t *q, const int8_t *x) {
+  const __m256i v = _mm256_loadu_si256((const __m256i *)q), xv = _mm256_loadu_si256((const __m256i *)x);
+  const __m256i lo = _mm256_and_si256(v, _mm256_set1_epi8(0x7f));
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 7), _mm256_set1_epi8(1));
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, xv), ones),
+                                     _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, xv), ones), 7));
+  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+  return _mm_cvtsi128_si32(t);
+}
+
 static inline int32_t dot32_scalar(const uint8_t *q, const int8_t *x) {
   int32_t s = 0;
   for (int i = 0; i < 32; i++) s += (int32_t)q[i] * x[i];
@@ -193,7 +214,7 @@ static void ub_rows_portable(const ub_ctx *c, int64_t r0, int64_t r1, int avx2) 
         const uint8_t *qh = q + col % 64;
         for (int b = 0; b < c->B; b++) {
           const int8_t *x = c->xs + b * c->cp + col;
-          d[b] += avx2 ? dot32_avx2(qh, x) : dot32_scalar(qh, x);
+          d[b] += !avx2 ? dot32_scalar(qh, x) : c->bits == 8 ? dot32_avx2_u8(qh, x) : dot32_avx2(qh, x);
         }
       }
       const float s = meta[2 * g], off = meta[2 * g + 1];
@@ -214,7 +235,7 @@ static void ub_rows(const void *p, int64_t r0, int64_t r1) {
    sb_quantize_acts writes them ([B × cp], +128). Returns 0, or −1 when out of memory / bad arguments. */
 int32_t sb_gemv_uintb(const uint8_t *packed, const float *meta, int32_t bits, int64_t group, const uint8_t *xu,
                       const float *sx, float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  if (bits < 2 || bits > 4 || B < 1 || B > MAXB || cp % 64 || !(group == 32 || (group % 64 == 0 && group > 0)) ||
+  if (bits < 2 || (bits > 4 && bits != 8) || B < 1 || B > MAXB || cp % 64 || !(group == 32 || (group % 64 == 0 && group > 0)) ||
       cp % group)
     return -1;
   const int64_t groups = cp / group;

@@ -1,5 +1,5 @@
 /**
- * uint_b: the kernel format of uniform b-bit codes (b = 2, 3, 4) with a scale
+ * uint_b: the kernel format of uniform b-bit codes (b = 2, 3, 4, 8) with a scale
  * and an offset per group, prepared from what the quantizer returned — its
  * symbols, stored scales/zeros and reconstruction — never by quantizing again.
  * Every weight is ŵ = s_g·q + c_g with, by reconstruction (quant/dequant.ts):
@@ -17,7 +17,7 @@ import { alignedArray } from "./aligned.ts";
 export interface UintBWeights {
   kernel: "uint_b";
   /** Bits a code: the payload costs bits/8 bytes a weight (plus 8 bytes of (s, c) a group). */
-  bits: 2 | 3 | 4;
+  bits: 2 | 3 | 4 | 8;
   rows: number;
   cols: number;
   /** Padded columns: a multiple of 64 and of the group. */
@@ -43,7 +43,7 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
  * row or the tensor.
  */
 export function uintBUnsupported(q: Quantized, bits: number | undefined, group: GroupSize): string | null {
-  if (bits === undefined || bits < 2 || bits > 4) return `${bits ?? "no"} bits (uint_b takes 2, 3 or 4)`;
+  if (bits === undefined || ![2, 3, 4, 8].includes(bits)) return `${bits ?? "no"} bits (uint_b takes 2, 3, 4 or 8)`;
   if (q.levels > 2 ** bits) return `${q.levels} levels exceed ${bits} bits`;
   if (q.post) return "a stored transform (rotation, channel scales or low-rank) beside the codes";
   if (typeof group === "number" && group !== 32 && group % 64 !== 0) return `groups of ${group} (32 or 64k)`;
@@ -60,7 +60,7 @@ export function prepareUintB(
 ): UintBWeights {
   const why = uintBUnsupported(q, bits, groupSize);
   if (why) throw new InputError(`uint_b: no kernel for ${why}`);
-  const b = bits as 2 | 3 | 4;
+  const b = bits as 2 | 3 | 4 | 8;
   // the quantizer's groups (per row: ⌈cols/G⌉, or one, or one for the whole tensor) in padded columns
   const G = typeof groupSize === "number" ? groupSize : 0;
   const cp = G ? roundUp(cols, Math.max(64, G)) : roundUp(cols, 64);
@@ -86,7 +86,8 @@ export function prepareUintB(
       const code = q.symbols[r * cols + k], g = Math.floor(k / group), m = 2 * (r * groups + g);
       dequantized[r * cols + k] = Math.fround(Math.fround(meta[m] * code) + meta[m + 1]);
       const o = r * rowBytes + Math.floor(k / 64) * cb, j = k % 64;
-      if (b === 4) packed[o + (j % 32)] |= code << (j < 32 ? 0 : 4);
+      if (b === 8) packed[o + j] = code;
+      else if (b === 4) packed[o + (j % 32)] |= code << (j < 32 ? 0 : 4);
       else {
         packed[o + (j % 16)] |= (code & 3) << (2 * Math.floor(j / 16));
         if (b === 3) packed[o + 16 + (j >> 3)] |= ((code >> 2) & 1) << (j & 7);

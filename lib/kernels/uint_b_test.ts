@@ -34,7 +34,7 @@ Deno.test("uint_b: the format's Ŵ is the quantizer's dequantize() (every method
   fc.assert(
     fc.property(
       fc.constantFrom(...METHODS),
-      fc.integer({ min: 2, max: 4 }),
+      fc.constantFrom(2, 3, 4, 8),
       fc.constantFrom(...GROUPS),
       fc.integer({ min: 1, max: 9 }),
       fc.integer({ min: 1, max: 300 }),
@@ -87,9 +87,10 @@ Deno.test("klevel5: sparse_klevel's 5 levels in uint_b's 3-bit layout are its de
   );
 });
 
-Deno.test("uint_b: configs without a kernel say why (1 or 8 bits, groups of 48, stored rotations)", () => {
+Deno.test("uint_b: configs without a kernel say why (1 or 6 bits, groups of 48, stored rotations)", () => {
   const { q } = quantized("rtn_asym", 4, 64, 4, 64, 1, false);
-  assert.match(uintBUnsupported(q, 8, 64)!, /8 bits/);
+  assert.match(uintBUnsupported(q, 6, 64)!, /6 bits/);
+  assert.match(uintBUnsupported(q, 1, 64)!, /1 bits/);
   assert.match(uintBUnsupported(q, 4, 48)!, /groups of 48/);
   const rotated = quantizeWeight({ name: "w", rows: 4, cols: 64, data: seededGaussian(256, 2, 0.05) }, {
     method: "rtn_asym",
@@ -111,7 +112,7 @@ Deno.test({
       fc.assert(
         fc.property(
           fc.constantFrom(...METHODS),
-          fc.integer({ min: 2, max: 4 }),
+          fc.constantFrom(2, 3, 4, 8),
           fc.constantFrom(...GROUPS),
           fc.integer({ min: 1, max: 24 }),
           fc.integer({ min: 1, max: 600 }),

@@ -105,7 +105,7 @@ export const ROW_COLUMNS: readonly Column[] = [
     type: "str",
     nullable: true,
     doc:
-      "the kernel of this row's own format, fed the row's own codes: uint_b (2–4-bit rtn_sym/rtn_asym/hqq; ternary and sign codes with group or tensor scales, 2 bits), klevel5 (5-level sparse_klevel, 3 bits), the fastest of ternary2/ternary_base3 (3-level codes, one scale a row; sparse_ternary also at ≥ 90% zeros), int8 (rtn_sym.b8.g64); null where no kernel stores the config (other 5–8-bit configs, groups that are not 32, 64k, row or tensor, +had/+awq/+lr) or with --no-kernels",
+      "the kernel of this row's own format, fed the row's own codes: uint_b (2–4- and 8-bit rtn_sym/rtn_asym/hqq; ternary and sign codes with group or tensor scales, 2 bits), klevel5 (5-level sparse_klevel, 3 bits), the fastest of ternary2/ternary_base3 (3-level codes, one scale a row; sparse_ternary also at ≥ 90% zeros), int8 (rtn_sym.b8.g64); null where no kernel stores the config (5–7 bits, groups that are not 32, 64k, row or tensor, +had/+awq/+lr) or with --no-kernels",
   },
   {
     name: "gemv_us",

@@ -24,13 +24,14 @@ function ternaryLike(c: QuantConfig): boolean {
 }
 
 /**
- * The packed-code kernel a row's own Quantized runs on, with its bits a code, or null: 2–4-bit uniform codes
- * (uint_b); sparse_klevel's 5 levels in 3 bits (klevel5: ŵ = s·(q − 2), uint_b's scaled form); ternary-like codes
+ * The packed-code kernel a row's own Quantized runs on, with its bits a code, or null: 2–4- and 8-bit uniform codes
+ * (uint_b; rtn_sym.b8.g64 is int8's); sparse_klevel's 5 levels in 3 bits (klevel5: ŵ = s·(q − 2), uint_b's scaled form); ternary-like codes
  * with a scale per group of columns or per tensor, and sign's ±1 (uint_b, 2 bits: the ternary kernels hold 3-level
  * codes with one scale a row).
  */
 export function packedKernelFor(c: QuantConfig, q: Quantized): { kernel: PackedKernel; bits: number } | null {
-  if (c.bits !== undefined && UNIFORM_METHODS.has(c.method) && !uintBUnsupported(q, c.bits, c.groupSize)) {
+  const int8Own = c.method === "rtn_sym" && c.bits === 8 && c.groupSize === 64; // int8's own format (kernelsFor)
+  if (c.bits !== undefined && UNIFORM_METHODS.has(c.method) && !int8Own && !uintBUnsupported(q, c.bits, c.groupSize)) {
     return { kernel: "uint_b", bits: c.bits };
   }
   if (c.method === "sparse_klevel" && c.levels === 5 && !uintBUnsupported(q, 3, c.groupSize)) {
@@ -63,7 +64,7 @@ export class LatencyTable {
 
   /**
    * The kernel of this row's own format and its median µs per GEMV of this layer's shape, fed the row's own
-   * Quantized; null where no kernel stores the config (5–8-bit codes other than rtn_sym.b8.g64, stored transforms).
+   * Quantized; null where no kernel stores the config (5–7-bit codes, groups of 8 or 16, stored transforms).
    */
   measure(w: WeightMatrix, c: QuantConfig, q: Quantized): { kernel: RowKernel; gemv_us: number } | null {
     const packed = packedKernelFor(c, q);

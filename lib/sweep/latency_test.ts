@@ -39,7 +39,9 @@ Deno.test({
         "sparse_ternary",
       ]],
       [{ method: "rtn_sym", bits: 8, groupSize: 64 }, ["int8"]],
-      [{ method: "rtn_asym", bits: 8, groupSize: 64 }, null],
+      [{ method: "rtn_asym", bits: 8, groupSize: 64 }, ["uint_b"]],
+      [{ method: "rtn_asym", bits: 6, groupSize: 64 }, null],
+      [{ method: "rtn_asym", bits: 4, groupSize: 16 }, null],
       [{ method: "rtn_asym", bits: 4, groupSize: 64, transforms: ["had"] }, null],
     ];
     for (const [cfg, kernels] of cases) {

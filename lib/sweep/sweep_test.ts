@@ -59,13 +59,13 @@ Deno.test("sweep: rows for every 2-D weight x config, Parquet readable, manifest
     assert.equal(r.seed, 7);
     assert.ok(r.kernel === null || (typeof r.gemv_us === "number" && r.gemv_us > 0), "kernel rows carry a latency");
   }
-  // each row on the kernel of its own format; none stores groups of 8 or 8-bit rtn_asym
+  // each row on the kernel of its own format; none stores groups of 8
   const kernelOf = (id: string) => new Set(recs.filter((r) => r.config_id === id).map((r) => r.kernel));
   const rowTernary = [...kernelOf("ternary_absmean.grow.f16")];
   assert.ok(rowTernary.every((k) => k === "ternary2" || k === "ternary_base3"), `ternary ran on ${rowTernary}`);
   assert.deepEqual(kernelOf("rtn_asym.b2.grow.f16"), new Set(["uint_b"]));
   assert.deepEqual(kernelOf("ternary_absmean.g8.f16"), new Set([null]));
-  assert.deepEqual(kernelOf("rtn_asym.b8.grow.f16"), new Set([null]));
+  assert.deepEqual(kernelOf("rtn_asym.b8.grow.f16"), new Set(["uint_b"]));
   assert.ok(recs.every((r) => (r.kernel === null) === (r.gemv_us === null)));
   assert.equal(recs.find((r) => r.config_id === "rtn_asym.b2.g8.f16")!.kernel, null); // groups of 8: no kernel
   const b8 = recs.filter((r) => r.config_id === "rtn_asym.b8.g8.f16");
