@@ -5,17 +5,9 @@
 import { strict as assert } from "node:assert";
 import { readRowRecords } from "../lib/results/frame.ts";
 
-const DENO = Deno.execPath();
+import { runTask as task } from "./fixtures/cli.ts";
 
-async function task(script: string, ...args: string[]) {
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", `tasks/${script}.ts`, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+const DENO = Deno.execPath();
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 const SMALL = ["--layers", "gpt_neox.layers.{0,1}.mlp.*", "--group-sizes", "64", "--scale-dtypes", "f16"]

@@ -29,6 +29,14 @@ static inline int level(void) {
 
 /* ---- int8 dot products of 64 bytes: acc += Σ u8[i]·s8[i] ---------------------------- */
 
+/* The sum of the eight int32 lanes of an AVX2 register. */
+__attribute__((target("avx2"))) static inline int32_t hsum_epi32_avx2(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __m512i dot64_vnni(__m512i acc, const uint8_t *u,
                                                                                           __m512i w) {
   return _mm512_dpbusd_epi32(acc, _mm512_loadu_si512((const void *)u), w);
@@ -47,10 +55,7 @@ __attribute__((target("avx2"))) static inline int32_t dot64_avx2(const uint8_t *
     __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, b), ones);
     acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, _mm256_slli_epi32(phi, 7)));
   }
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
+  return hsum_epi32_avx2(acc);
 }
 
 static inline int32_t dot64_scalar(const uint8_t *u, const int8_t *w) {

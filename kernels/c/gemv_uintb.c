@@ -170,11 +170,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_rows_vnni(
    16-bit pair sums never saturate). */
 __attribute__((target("avx2"))) static inline int32_t dot32_avx2(const uint8_t *q, const int8_t *x) {
   const __m256i prod = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)q), _mm256_loadu_si256((const __m256i *)x));
-  const __m256i s = _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
-  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-  return _mm_cvtsi128_si32(t);
+  return hsum_epi32_avx2(_mm256_madd_epi16(prod, _mm256_set1_epi16(1)));
 }
 
 /* The same for 8-bit codes (up to 255): the codes' low 7 bits and their top bit separately, so that no 16-bit pair
@@ -184,12 +180,8 @@ __attribute__((target("avx2"))) static inline int32_t dot32_avx2_u8(const uint8_
   const __m256i lo = _mm256_and_si256(v, _mm256_set1_epi8(0x7f));
   const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 7), _mm256_set1_epi8(1));
   const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, xv), ones),
-                                     _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, xv), ones), 7));
-  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-  return _mm_cvtsi128_si32(t);
+  return hsum_epi32_avx2(_mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, xv), ones),
+                                          _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, xv), ones), 7)));
 }
 
 static inline int32_t dot32_scalar(const uint8_t *q, const int8_t *x) {

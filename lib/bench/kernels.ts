@@ -29,7 +29,7 @@ import { ensureNative, type NativeLib } from "../kernels/native.ts";
 import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
 import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
 import { type BenchRecord, emit, table } from "./report.ts";
-import { cUintBGemv, type UintBWeights } from "../kernels/uint_b.ts";
+import { alignedUintB, cUintBGemv, type UintBWeights } from "../kernels/uint_b.ts";
 import { quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
 
@@ -240,12 +240,7 @@ function packedTimed(lib: NativeLib, w: WeightMatrix, kernel: "uint_b" | "klevel
   const q = quantizeWeight(w, c);
   const k = cUintBGemv(lib), first = k.prepare(q, w.rows, w.cols, bits, c.groupSize);
   const copies: UintBWeights[] = [first];
-  for (let i = 1; i < copiesFor(first.bytes); i++) {
-    const packed = alignedArray(Uint8Array, first.packed.length), meta = alignedArray(Float32Array, first.meta.length);
-    packed.set(first.packed);
-    meta.set(first.meta);
-    copies.push({ ...first, packed, meta });
-  }
+  for (let i = 1; i < copiesFor(first.bytes); i++) copies.push(alignedUintB(first));
   const runAll = (x: Float32Array, y: Float32Array, batch: number, threads: number) => {
     for (const c of copies) k.run(c, x, y, batch, threads);
   };

@@ -41,11 +41,38 @@ export interface AsyncGemvKernel extends GemvKernel {
   run(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number, threads?: number): Promise<void>;
 }
 
-/** Shape checks shared by every backend. */
-export function checkGemvArgs(p: PreparedWeights, x: Float32Array, y: Float32Array, batch: number): void {
+/** Shape checks shared by every backend and format. */
+export function checkGemvArgs(
+  p: { rows: number; cols: number },
+  x: Float32Array,
+  y: Float32Array,
+  batch: number,
+): void {
   if (!(batch >= 1 && batch <= MAX_BATCH)) throw new InputError(`batch ${batch} outside 1..${MAX_BATCH}`);
   if (x.length !== batch * p.cols) throw new InputError(`x has ${x.length} values, expected ${batch} x ${p.cols}`);
   if (y.length !== batch * p.rows) throw new InputError(`y has ${y.length} values, expected ${batch} x ${p.rows}`);
+}
+
+/**
+ * The reference product of every format: Ŵ as the format stores it (`dequantized`) times the activations as the
+ * kernel sees them — int8-quantized per token for the integer formats — accumulated in f64.
+ */
+export function referenceGemv(
+  p: { rows: number; cols: number; cp: number; dequantized: Float32Array },
+  x: Float32Array,
+  y: Float32Array,
+  batch: number,
+  integer: boolean,
+): void {
+  checkGemvArgs(p, x, y, batch);
+  const xs = integer ? quantizeActivations(x, batch, p.cols, p.cp).dequantized : x;
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < p.rows; r++) {
+      let s = 0;
+      for (let k = 0; k < p.cols; k++) s += p.dequantized[r * p.cols + k] * xs[b * p.cols + k];
+      y[b * p.rows + r] = s;
+    }
+  }
 }
 
 /** The TypeScript reference for a kernel format. */
@@ -54,18 +81,7 @@ export function tsGemv(name: KernelName): SyncGemvKernel {
     name,
     backend: "ts",
     prepare: (codes, options) => prepareWeights(name, codes, options),
-    run(p, x, y, batch) {
-      checkGemvArgs(p, x, y, batch);
-      const integer = name !== "fp32";
-      const xs = integer ? quantizeActivations(x, batch, p.cols, p.cp).dequantized : x;
-      for (let b = 0; b < batch; b++) {
-        for (let r = 0; r < p.rows; r++) {
-          let s = 0;
-          for (let k = 0; k < p.cols; k++) s += p.dequantized[r * p.cols + k] * xs[b * p.cols + k];
-          y[b * p.rows + r] = s;
-        }
-      }
-    },
+    run: (p, x, y, batch) => referenceGemv(p, x, y, batch, name !== "fp32"),
   };
 }
 

@@ -10,7 +10,7 @@
  */
 import { InputError } from "../errors.ts";
 import type { GroupSize, Quantized } from "../quant/types.ts";
-import { MAX_BATCH, quantizeActivations } from "./formats.ts";
+import { checkGemvArgs, referenceGemv } from "./gemv.ts";
 import type { NativeLib } from "./native.ts";
 import { alignedArray } from "./aligned.ts";
 
@@ -108,38 +108,27 @@ export function prepareUintB(
   };
 }
 
-function checkArgs(p: UintBWeights, x: Float32Array, y: Float32Array, batch: number): void {
-  if (!(batch >= 1 && batch <= MAX_BATCH)) throw new InputError(`batch ${batch} outside 1..${MAX_BATCH}`);
-  if (x.length !== batch * p.cols) throw new InputError(`x has ${x.length} values, expected ${batch} x ${p.cols}`);
-  if (y.length !== batch * p.rows) throw new InputError(`y has ${y.length} values, expected ${batch} x ${p.rows}`);
-}
-
 /** The reference: Ŵ (as the format stores it) times the int8 activations, accumulated in f64. */
 export function tsUintBGemv(p: UintBWeights, x: Float32Array, y: Float32Array, batch: number): void {
-  checkArgs(p, x, y, batch);
-  const xs = quantizeActivations(x, batch, p.cols, p.cp).dequantized;
-  for (let b = 0; b < batch; b++) {
-    for (let r = 0; r < p.rows; r++) {
-      let s = 0;
-      for (let k = 0; k < p.cols; k++) s += p.dequantized[r * p.cols + k] * xs[b * p.cols + k];
-      y[b * p.rows + r] = s;
-    }
-  }
+  referenceGemv(p, x, y, batch, true);
+}
+
+/** A copy of prepared weights in 64-byte-aligned arrays (the C path's loads; also a benchmark's DRAM copies). */
+export function alignedUintB(p: UintBWeights): UintBWeights {
+  const packed = alignedArray(Uint8Array, p.packed.length), meta = alignedArray(Float32Array, p.meta.length);
+  packed.set(p.packed);
+  meta.set(p.meta);
+  return { ...p, packed, meta };
 }
 
 /** The C kernel (kernels/c/gemv_uintb.c), with weights in 64-byte-aligned arrays. */
 export function cUintBGemv(lib: NativeLib) {
   const scratch = new Map<number, { xu: Uint8Array; sx: Float32Array }>();
   return {
-    prepare(q: Quantized, rows: number, cols: number, bits: number, group: GroupSize): UintBWeights {
-      const p = prepareUintB(q, rows, cols, bits, group);
-      const packed = alignedArray(Uint8Array, p.packed.length), meta = alignedArray(Float32Array, p.meta.length);
-      packed.set(p.packed);
-      meta.set(p.meta);
-      return { ...p, packed, meta };
-    },
+    prepare: (q: Quantized, rows: number, cols: number, bits: number, group: GroupSize): UintBWeights =>
+      alignedUintB(prepareUintB(q, rows, cols, bits, group)),
     run(p: UintBWeights, x: Float32Array, y: Float32Array, batch: number, threads = 1): void {
-      checkArgs(p, x, y, batch);
+      checkGemvArgs(p, x, y, batch);
       const key = batch * 1e9 + p.cp;
       let a = scratch.get(key);
       if (!a) scratch.set(key, a = { xu: alignedArray(Uint8Array, batch * p.cp), sx: new Float32Array(batch) });

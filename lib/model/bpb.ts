@@ -26,6 +26,15 @@ export function crossEntropyBits(logits: Float32Array, offset: number, vocab: nu
   return (Math.log(sum) + mx - logits[offset + target]) / Math.LN2;
 }
 
+/**
+ * `bits` plus the cross-entropy of each byte of window `w` after its first, from the window's logits — added one
+ * byte at a time, so every caller sums in the same order (the streamed Δbpb equals the whole pass's bit for bit).
+ */
+export function addWindowBits(bits: number, logits: Float32Array, w: Uint8Array, vocab: number): number {
+  for (let t = 0; t < w.length - 1; t++) bits += crossEntropyBits(logits, t * vocab, vocab, w[t + 1]);
+  return bits;
+}
+
 /** The windows bpb scores: `text` cut every `ctx` bytes, those of ≥ 2 bytes (one byte predicts nothing). */
 export function bpbWindows(text: Uint8Array, ctx: number): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -44,8 +53,7 @@ export function heldoutBpb(model: NeoxForward, text: Uint8Array, bar?: Progress)
     const w = text.subarray(start, Math.min(start + ctx, text.length));
     done++;
     if (w.length < 2) continue;
-    const logits = model.forward(w.subarray(0, w.length - 1));
-    for (let t = 0; t < w.length - 1; t++) bits += crossEntropyBits(logits, t * vocab, vocab, w[t + 1]);
+    bits = addWindowBits(bits, model.forward(w.subarray(0, w.length - 1)), w, vocab);
     predicted += w.length - 1;
     bar?.tick(done, `${(bits / predicted).toFixed(4)} bpb`);
   }

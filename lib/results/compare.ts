@@ -3,7 +3,7 @@
  * transforms) matched by config, as one long frame with a `run` column.
  */
 import { InputError } from "../errors.ts";
-import type { Column, Row } from "./schema.ts";
+import { type Column, type Row, ROW_COLUMNS } from "./schema.ts";
 
 export interface RunRows {
   /** A short name for the run (its folder's name, made unique). */
@@ -15,19 +15,25 @@ export interface RunRows {
 /** How rows of different runs are matched: the same config id, or the same config without its transforms. */
 export type MatchKey = "config_id" | "base_config";
 
+/** The row columns a comparison keeps, as the row schema defines them. */
+const KEPT = [
+  "layer",
+  "layer_kind",
+  "config_id",
+  "params",
+  "bits_per_param",
+  "rel_error",
+  "out_rel_error",
+  "delta_bpb",
+];
+const rowColumn = (name: string) => ROW_COLUMNS.find((c) => c.name === name)!;
+
 export const COMPARE_COLUMNS: readonly Column[] = [
   { name: "run", type: "str", doc: "the run's label (its folder name)" },
   { name: "run_dir", type: "str", doc: "the run folder" },
-  { name: "model", type: "str", doc: "model path as the run gave it" },
+  rowColumn("model"),
   { name: "match", type: "str", doc: "what rows are matched on: the config id (or it without its +transforms)" },
-  { name: "layer", type: "str", doc: "tensor name" },
-  { name: "layer_kind", type: "str", doc: "layer kind" },
-  { name: "config_id", type: "str", doc: "the run's own config id" },
-  { name: "params", type: "i64", doc: "rows × cols" },
-  { name: "bits_per_param", type: "f64", doc: "as in the run" },
-  { name: "rel_error", type: "f64", doc: "as in the run" },
-  { name: "out_rel_error", type: "f64", nullable: true, doc: "as in the run" },
-  { name: "delta_bpb", type: "f64", nullable: true, doc: "as in the run" },
+  ...KEPT.map(rowColumn),
 ];
 
 /** A config id without its transform chain: `hqq.b2.g64.f16+had+gptq` → `hqq.b2.g64.f16`. */
@@ -75,15 +81,8 @@ export function compareRuns(runs: RunRows[]): { rows: Row[]; match: MatchKey; sh
         run_dir: run.dir,
         model: r.model,
         match: key,
-        layer: r.layer,
-        layer_kind: r.layer_kind,
-        config_id: r.config_id,
-        params: r.params,
-        bits_per_param: r.bits_per_param,
-        rel_error: r.rel_error,
-        out_rel_error: r.out_rel_error ?? null,
-        delta_bpb: r.delta_bpb ?? null,
-      } as Row);
+        ...Object.fromEntries(KEPT.map((c) => [c, r[c] ?? null])),
+      });
     }
   }
   return { rows, match, shared };

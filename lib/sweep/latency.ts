@@ -60,7 +60,10 @@ export function kernelsFor(c: QuantConfig): KernelName[] {
 export type RowKernel = KernelName | PackedKernel;
 
 export class LatencyTable {
-  constructor(private readonly lib: NativeLib, private readonly reps = 25) {}
+  private readonly uintB: ReturnType<typeof cUintBGemv>;
+  constructor(private readonly lib: NativeLib, private readonly reps = 25) {
+    this.uintB = cUintBGemv(lib);
+  }
 
   /**
    * The kernel of this row's own format and its median µs per GEMV of this layer's shape, fed the row's own
@@ -69,8 +72,7 @@ export class LatencyTable {
   measure(w: WeightMatrix, c: QuantConfig, q: Quantized): { kernel: RowKernel; gemv_us: number } | null {
     const packed = packedKernelFor(c, q);
     if (packed) {
-      const k = cUintBGemv(this.lib);
-      const p = k.prepare(q, w.rows, w.cols, packed.bits, c.groupSize);
+      const k = this.uintB, p = k.prepare(q, w.rows, w.cols, packed.bits, c.groupSize);
       return { kernel: packed.kernel, gemv_us: this.median((x, y) => k.run(p, x, y, 1, 1), w) };
     }
     if (q.post) return null; // a rotation or correction beside the codes: no kernel computes that Ŵ

@@ -14,7 +14,7 @@
  * bit-identical to one.
  */
 import { ensureNative } from "../kernels/native.ts";
-import { bpbWindows, crossEntropyBits } from "../model/bpb.ts";
+import { addWindowBits, bpbWindows } from "../model/bpb.ts";
 import { Calibration, calibrationWindows, collectInto, concatInputs } from "../model/calibration.ts";
 import {
   type ActivationMode,
@@ -204,8 +204,7 @@ export class ModelEffects {
     const vocab = this.config.vocab_size;
     let bits = 0, predicted = 0;
     windows.forEach((w, i) => {
-      const logits = m.logits(m.headInput(xs[i], norm), out);
-      for (let t = 0; t < w.length - 1; t++) bits += crossEntropyBits(logits, t * vocab, vocab, w[t + 1]);
+      bits = addWindowBits(bits, m.logits(m.headInput(xs[i], norm), out), w, vocab);
       predicted += w.length - 1;
     });
     return bits / predicted;
