@@ -8,13 +8,14 @@
  * with x̂ the int8 activations (xu − 128) and sx their per-token scale. Codes are the unsigned operand of
  * vpdpbusd and x̂ the signed one, so Σ q·x̂ is exact in int32; the per-group Σ x̂ is computed once per call.
  *
- * Layout (per row, per 64 columns, 8·b bytes; rows padded to cp columns, a multiple of 64 and of the group):
- *   b = 4: byte j (0…31): column j in the low nibble, column j + 32 in the high one;
- *   b = 2: byte j (0…15): column j + 16·i in bits 2i…2i+1 (i = 0…3);
- *   b = 3: the low two bits as b = 2 (16 bytes), then the third bit of column j as bit j of a 64-bit word;
- *   b = 8: byte j is column j.
- * So one 64-column chunk unpacks to 64 code bytes in column order. Metadata: (s_g, c_g) as two f32 per group,
- * groups of `group` columns (32, or a multiple of 64) along the padded row.
+ * Layout: a row is a run of blocks, each one 64-byte load of codes holding 64·(8/w) columns as 8/w "sections" of
+ * 64 columns (w = 2 for b = 2 and 3, 4 for b = 4, 8 for b = 8): byte j of a block holds column 64·i + j of the block
+ * in bits w·i … w·i + w − 1. Section i is then one shift by w·i (none for i = 0) and one AND away from 64 codes in
+ * column order — no variable shifts or shuffles, the fewest instructions per weight found (2026-12-07, Zen 5).
+ * b = 3 adds, after the 64 bytes of the low two bits, four 64-bit words: bit j of word i is bit 2 of column 64·i + j.
+ * So a block is 64 bytes (96 for b = 3) for 256 (b = 2, 3), 128 (b = 4) or 64 (b = 8) columns; rows are padded to cp columns, a
+ * multiple of the block and of the group. Metadata: (s_g, c_g) as two f32 per group, groups of `group` columns (32,
+ * or a multiple of 64) along the padded row.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -22,6 +23,26 @@
 #include <string.h>
 
 #include "gemv_common.h"
+#include "gemv_tuning.h"
+
+/* Batch 1: software-prefetch distance (bytes ahead in each of the four row streams, 0 = none) by bit width.
+   Zen 5, one thread, DRAM-resident 4096², 11008×4096, 4096×11008 at groups of 128, two rounds (2026-12-07), the
+   fraction of the bandwidth read, worst/mean: 2 bits 0.63/0.71 with none, 0.87/0.96 with 2 KB ahead; 3 bits
+   0.78/0.85 with none, 0.77/0.83 with 2 KB; 4 bits 0.82/0.89 with none (0.74/0.87 with 2 KB); 8 bits 0.68/0.80
+   with none, 0.78/0.80 with 2 KB. Eight rows at once were slower at every width. Not measured on Intel. */
+#ifndef SB_UB_PF2
+#define SB_UB_PF2 2048
+#endif
+#ifndef SB_UB_PF3
+#define SB_UB_PF3 0
+#endif
+#ifndef SB_UB_PF4
+#define SB_UB_PF4 0
+#endif
+#ifndef SB_UB_PF8
+#define SB_UB_PF8 2048
+#endif
+#define UB_PF_B1(BITS) (BITS == 2 ? SB_UB_PF2 : BITS == 3 ? SB_UB_PF3 : BITS == 4 ? SB_UB_PF4 : SB_UB_PF8)
 
 typedef struct {
   const uint8_t *packed;
@@ -34,139 +55,143 @@ typedef struct {
   int bits, B;
 } ub_ctx;
 
-static inline int64_t chunk_bytes(int bits) { return 8 * bits; }
+/* Bits a code takes in the shared bytes (the 3-bit high plane is separate), sections (64 columns) a block, bytes. */
+static inline int field_bits(int bits) { return bits == 3 ? 2 : bits; }
+static inline int sections_per_block(int bits) { return 8 / field_bits(bits); }
+static inline int64_t block_bytes(int bits) { return bits == 3 ? 96 : 64; }
 
-/* The 64 codes of one chunk, in column order (scalar: the reference layout). */
-static inline void unpack64_scalar(const uint8_t *p, int bits, uint8_t *q) {
-  if (bits == 8) {
-    memcpy(q, p, 64);
-    return;
-  }
-  if (bits == 4) {
-    for (int j = 0; j < 32; j++) q[j] = p[j] & 15, q[j + 32] = p[j] >> 4;
-    return;
-  }
-  for (int j = 0; j < 16; j++)
-    for (int i = 0; i < 4; i++) q[j + 16 * i] = (p[j] >> (2 * i)) & 3;
+/* The 64 codes of section i of the block at p, in column order (scalar: the reference layout). */
+static inline void unpack_section_scalar(const uint8_t *p, int bits, int i, uint8_t *q) {
+  const int w = field_bits(bits), mask = (1 << w) - 1;
+  for (int j = 0; j < 64; j++) q[j] = (uint8_t)((p[j] >> (w * i)) & mask);
   if (bits == 3) {
     uint64_t hi;
-    memcpy(&hi, p + 16, 8);
+    memcpy(&hi, p + 64 + 8 * i, 8);
     for (int j = 0; j < 64; j++) q[j] |= (uint8_t)(((hi >> j) & 1) << 2);
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __m512i unpack64_avx512(const uint8_t *p,
-                                                                                              int bits) {
-  if (bits == 8) return _mm512_loadu_si512((const void *)p);
-  if (bits == 4) {
-    const __m256i v = _mm256_loadu_si256((const __m256i *)p), m = _mm256_set1_epi8(15);
-    const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-  }
-  /* four copies of the 16 bytes, the i-th shifted right by 2i (16-bit shifts: the bits kept never cross bytes) */
-  const __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)p));
-  const __m512i sh = _mm512_set_epi64(0x0006000600060006, 0x0006000600060006, 0x0004000400040004,
-                                      0x0004000400040004, 0x0002000200020002, 0x0002000200020002, 0, 0);
-  __m512i q = _mm512_and_si512(_mm512_srlv_epi16(v, sh), _mm512_set1_epi8(3));
+/* Section i of a block already loaded (v; p for the 3-bit high plane): bits and i are compile-time constants at
+   every call, so this is an AND, a shift + AND, and for b = 3 one masked byte add of 4. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline __m512i section_avx512(
+    __m512i v, const uint8_t *p, const int bits, const int i) {
+  if (bits == 8) return v;
+  const int w = field_bits(bits);
+  const __m512i m = _mm512_set1_epi8((char)((1 << w) - 1));
+  __m512i q = _mm512_and_si512(i ? _mm512_srli_epi16(v, w * i) : v, m);
   if (bits == 3) {
     uint64_t hi;
-    memcpy(&hi, p + 16, 8);
-    q = _mm512_or_si512(q, _mm512_maskz_set1_epi8((__mmask64)hi, 4));
+    memcpy(&hi, p + 64 + 8 * i, 8);
+    q = _mm512_mask_add_epi8(q, _cvtu64_mask64(hi), q, _mm512_set1_epi8(4));
   }
   return q;
 }
 
-/* Batch 1, groups of 64k: rows r, r + stride, … (n ≤ 4; missing ones re-read row r and are not written) at once,
-   sharing each activation load — four separate DRAM streams draw more bandwidth from one core than one does. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_four_rows_b1_vnni(const ub_ctx *c, int64_t r,
-                                                                                         int64_t stride, int n) {
-  const int64_t cb = chunk_bytes(c->bits), row_bytes = c->cp / 64 * cb, cpg = c->group / 64, G = c->groups;
-  const int64_t r1 = r + (n > 1 ? stride : 0), r2 = r + (n > 2 ? 2 * stride : 0), r3 = r + (n > 3 ? 3 * stride : 0);
-  const uint8_t *p0 = c->packed + r * row_bytes, *p1 = c->packed + r1 * row_bytes, *p2 = c->packed + r2 * row_bytes,
-                *p3 = c->packed + r3 * row_bytes;
-  const float *m0 = c->meta + r * G * 2, *m1 = c->meta + r1 * G * 2, *m2 = c->meta + r2 * G * 2,
-              *m3 = c->meta + r3 * G * 2;
-  __m512 f0 = _mm512_setzero_ps(), f1 = f0, f2 = f0, f3 = f0;
-  float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-  for (int64_t g = 0; g < G; g++) {
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t k = 0; k < cpg; k++) {
-      const int64_t ch = g * cpg + k;
-      const __m512i x = _mm512_loadu_si512((const void *)(c->xs + ch * 64));
-      a0 = _mm512_dpbusd_epi32(a0, unpack64_avx512(p0 + ch * cb, c->bits), x);
-      a1 = _mm512_dpbusd_epi32(a1, unpack64_avx512(p1 + ch * cb, c->bits), x);
-      a2 = _mm512_dpbusd_epi32(a2, unpack64_avx512(p2 + ch * cb, c->bits), x);
-      a3 = _mm512_dpbusd_epi32(a3, unpack64_avx512(p3 + ch * cb, c->bits), x);
-    }
-    const float xg = (float)c->xsum[g];
-    f0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a0), _mm512_set1_ps(m0[2 * g]), f0), o0 += m0[2 * g + 1] * xg;
-    f1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a1), _mm512_set1_ps(m1[2 * g]), f1), o1 += m1[2 * g + 1] * xg;
-    f2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a2), _mm512_set1_ps(m2[2 * g]), f2), o2 += m2[2 * g + 1] * xg;
-    f3 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a3), _mm512_set1_ps(m3[2 * g]), f3), o3 += m3[2 * g + 1] * xg;
+/* Rows r, r + stride, … (n ≤ R; missing ones re-read row r and are not written) for B tokens, AVX-512 VNNI — R,
+   B and bits compile-time constants, so the R·B accumulators stay in registers. Several rows at once share each
+   activation load and keep several DRAM streams in flight (more bandwidth from one core than one stream draws).
+   Each group's int32 lanes go to float and are scaled by s_g into a float accumulator (groups of 32: s of the
+   first group in lanes 0–7, which hold its columns, of the second in lanes 8–15), so the horizontal sum happens
+   once per row; the offsets add c_g·Σ x̂_g as scalars. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void ub_rows_tpl(
+    const ub_ctx *c, int64_t r, int64_t stride, int n, const int R, const int B, const int bits, const int pf) {
+  const int spb = sections_per_block(bits);
+  const int64_t bb = block_bytes(bits), blocks = c->cp / (64 * spb), row_bytes = blocks * bb, G = c->groups;
+  const int64_t spg = c->group == 32 ? 1 : c->group / 64; /* sections a group (groups of 32: two a section) */
+  /* arrays sized by the largest R and B (sized by R and B they would be VLAs, kept on the stack); with R and B
+     constants the loops unroll and the arrays become registers */
+  const uint8_t *p[4];
+  const float *m[4];
+  int64_t row[4];
+  for (int k = 0; k < R; k++) {
+    row[k] = r + (k < n ? k * stride : 0);
+    p[k] = c->packed + row[k] * row_bytes;
+    m[k] = c->meta + row[k] * G * 2;
   }
-  const float sx = c->sx[0];
-  c->Y[r] = (_mm512_reduce_add_ps(f0) + o0) * sx;
-  if (n > 1) c->Y[r1] = (_mm512_reduce_add_ps(f1) + o1) * sx;
-  if (n > 2) c->Y[r2] = (_mm512_reduce_add_ps(f2) + o2) * sx;
-  if (n > 3) c->Y[r3] = (_mm512_reduce_add_ps(f3) + o3) * sx;
-}
-
-/* Rows [r0, r1) for B tokens (a compile-time constant at each BY_BATCH call, so the per-token accumulators stay in
-   registers), AVX-512 VNNI. Each group's int32 lanes go to float and are scaled by s_g into a float vector
-   accumulator (groups of 32: s of the first group in lanes 0–7, which hold its columns, of the second in lanes
-   8–15), so the horizontal sum happens once per row; the offsets add c_g·Σ x̂_g as scalars. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void ub_batch_vnni(
-    const ub_ctx *c, int64_t r0, int64_t r1, const int B) {
-  const int64_t cb = chunk_bytes(c->bits), row_bytes = c->cp / 64 * cb, chunks_per_group = c->group / 64;
-  for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *p = c->packed + r * row_bytes;
-    const float *meta = c->meta + r * c->groups * 2;
-    __m512 acc[MAXB];
-    float off[MAXB];
-    for (int b = 0; b < B; b++) acc[b] = _mm512_setzero_ps(), off[b] = 0;
-    if (c->group == 32) {
-      for (int64_t ch = 0; ch < c->cp / 64; ch++) {
-        const __m512i q = unpack64_avx512(p + ch * cb, c->bits);
-        const float *m = meta + 4 * ch;
-        const __m512 sv = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(m[0]), _mm512_set1_ps(m[2]));
-        for (int b = 0; b < B; b++) {
-          const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q,
-                                                _mm512_loadu_si512((const void *)(c->xs + b * c->cp + ch * 64)));
-          acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sv, acc[b]);
-          const int32_t *xg = c->xsum + b * c->groups + 2 * ch;
-          off[b] += m[1] * (float)xg[0] + m[3] * (float)xg[1];
-        }
+  __m512 f[4][MAXB];
+  __m512i a[4][MAXB];
+  float o[4][MAXB];
+  for (int k = 0; k < R; k++)
+    for (int b = 0; b < B; b++) f[k][b] = _mm512_setzero_ps(), a[k][b] = _mm512_setzero_si512(), o[k][b] = 0;
+  int64_t left = spg, g = 0; /* sections left in group g */
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    __m512i v[4];
+    for (int k = 0; k < R; k++) {
+      SB_PREFETCH(p[k] + blk * bb, pf);
+      v[k] = _mm512_loadu_si512((const void *)(p[k] + blk * bb));
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < spb; i++) {
+      const int64_t t = blk * spb + i;
+      __m512i x[MAXB];
+      for (int b = 0; b < B; b++) x[b] = _mm512_load_si512((const void *)(c->xs + b * c->cp + t * 64));
+      for (int k = 0; k < R; k++) {
+        const __m512i q = section_avx512(v[k], p[k] + blk * bb, bits, i);
+        for (int b = 0; b < B; b++) a[k][b] = _mm512_dpbusd_epi32(a[k][b], q, x[b]);
       }
-    } else {
-      for (int64_t g = 0; g < c->groups; g++) {
-        __m512i a[MAXB];
-        for (int b = 0; b < B; b++) a[b] = _mm512_setzero_si512();
-        for (int64_t k = 0; k < chunks_per_group; k++) {
-          const int64_t ch = g * chunks_per_group + k;
-          const __m512i q = unpack64_avx512(p + ch * cb, c->bits);
-          for (int b = 0; b < B; b++)
-            a[b] = _mm512_dpbusd_epi32(a[b], q, _mm512_loadu_si512((const void *)(c->xs + b * c->cp + ch * 64)));
+      if (c->group == 32) {
+        for (int k = 0; k < R; k++) {
+          const float *mk = m[k] + 4 * t;
+          const __m512 sv = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(mk[0]), _mm512_set1_ps(mk[2]));
+          for (int b = 0; b < B; b++) {
+            const int32_t *xg = c->xsum + b * G + 2 * t;
+            f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
+            o[k][b] += mk[1] * (float)xg[0] + mk[3] * (float)xg[1];
+          }
         }
-        const __m512 sv = _mm512_set1_ps(meta[2 * g]);
-        for (int b = 0; b < B; b++) {
-          acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[b]), sv, acc[b]);
-          off[b] += meta[2 * g + 1] * (float)c->xsum[b * c->groups + g];
+      } else if (--left == 0) {
+        for (int k = 0; k < R; k++) {
+          const __m512 sv = _mm512_set1_ps(m[k][2 * g]);
+          for (int b = 0; b < B; b++) {
+            f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
+            o[k][b] += m[k][2 * g + 1] * (float)c->xsum[b * G + g];
+          }
         }
+        left = spg, g++;
       }
     }
-    for (int b = 0; b < B; b++) c->Y[b * c->rows + r] = (_mm512_reduce_add_ps(acc[b]) + off[b]) * c->sx[b];
+  }
+  for (int k = 0; k < R; k++) /* k < R, not k < n: a runtime bound would keep the accumulators in memory */
+    if (k < n)
+      for (int b = 0; b < B; b++) c->Y[b * c->rows + row[k]] = (_mm512_reduce_add_ps(f[k][b]) + o[k][b]) * c->sx[b];
+}
+
+/* Rows [r0, r1) for B tokens at BITS bits: one or two tokens four rows at once (one token with the prefetch
+   distance above), three or four two rows, one row beyond (the R·B accumulators in registers). One function per (bits, B),
+   not inlined into one dispatcher: a single function holding every copy spilled its accumulators to the stack. */
+#define UB_RANGE(BITS, B)                                                                                       \
+  __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static void ub_range_##BITS##_##B(           \
+      const ub_ctx *c, int64_t r0, int64_t r1) {                                                                \
+    if (B == 1) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, 1, BITS, UB_PF_B1(BITS)));              \
+    else if (B <= 2) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, B, BITS, 0));                          \
+    else if (B <= 4) FOR_ROW_GROUPS(2, r0, r1, ub_rows_tpl(c, r, q, n, 2, B, BITS, 0));                          \
+    else FOR_ROW_GROUPS(1, r0, r1, ub_rows_tpl(c, r, q, n, 1, B, BITS, 0));                                      \
+  }
+#define UB_RANGES(BITS)                                                                                         \
+  UB_RANGE(BITS, 1) UB_RANGE(BITS, 2) UB_RANGE(BITS, 3) UB_RANGE(BITS, 4) UB_RANGE(BITS, 5) UB_RANGE(BITS, 6)    \
+  UB_RANGE(BITS, 7) UB_RANGE(BITS, 8) UB_RANGE(BITS, 9) UB_RANGE(BITS, 10) UB_RANGE(BITS, 11) UB_RANGE(BITS, 12) \
+  UB_RANGE(BITS, 13) UB_RANGE(BITS, 14) UB_RANGE(BITS, 15) UB_RANGE(BITS, 16)                                    \
+  static void (*const ub_ranges_##BITS[MAXB])(const ub_ctx *, int64_t, int64_t) = {                             \
+      ub_range_##BITS##_1,  ub_range_##BITS##_2,  ub_range_##BITS##_3,  ub_range_##BITS##_4,                      \
+      ub_range_##BITS##_5,  ub_range_##BITS##_6,  ub_range_##BITS##_7,  ub_range_##BITS##_8,                      \
+      ub_range_##BITS##_9,  ub_range_##BITS##_10, ub_range_##BITS##_11, ub_range_##BITS##_12,                     \
+      ub_range_##BITS##_13, ub_range_##BITS##_14, ub_range_##BITS##_15, ub_range_##BITS##_16};
+UB_RANGES(2)
+UB_RANGES(3)
+UB_RANGES(4)
+UB_RANGES(8)
+
+static void ub_rows_vnni(const ub_ctx *c, int64_t r0, int64_t r1) {
+  const int i = c->B - 1;
+  switch (c->bits) {
+    case 2: return ub_ranges_2[i](c, r0, r1);
+    case 3: return ub_ranges_3[i](c, r0, r1);
+    case 4: return ub_ranges_4[i](c, r0, r1);
+    default: return ub_ranges_8[i](c, r0, r1);
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void ub_rows_vnni(const ub_ctx *c, int64_t r0, int64_t r1) {
-  if (c->B == 1 && c->group != 32) {
-    FOR_ROW_GROUPS(4, r0, r1, ub_four_rows_b1_vnni(c, r, q, n));
-    return;
-  }
-  BY_BATCH(ub_batch_vnni, c, r0, r1)
-}
-
-/* AVX2: 32 codes (one half chunk) against 32 activations, u8·s8 pairs summed to int32 (|q·x̂| ≤ 15·128: the
+/* AVX2: 32 codes (one half section) against 32 activations, u8·s8 pairs summed to int32 (|q·x̂| ≤ 15·128: the
    16-bit pair sums never saturate). */
 __attribute__((target("avx2"))) static inline int32_t dot32_avx2(const uint8_t *q, const int8_t *x) {
   const __m256i prod = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)q), _mm256_loadu_si256((const __m256i *)x));
@@ -190,9 +215,10 @@ static inline int32_t dot32_scalar(const uint8_t *q, const int8_t *x) {
   return s;
 }
 
-/* Rows [r0, r1) on AVX2 or scalar: unpack each chunk (scalar unpack), dot per 32-column half. */
+/* Rows [r0, r1) on AVX2 or scalar: unpack each section (scalar unpack), dot per 32-column half. */
 static void ub_rows_portable(const ub_ctx *c, int64_t r0, int64_t r1, int avx2) {
-  const int64_t cb = chunk_bytes(c->bits), row_bytes = c->cp / 64 * cb, halves_per_group = c->group / 32;
+  const int spb = sections_per_block(c->bits);
+  const int64_t bb = block_bytes(c->bits), row_bytes = c->cp / (64 * spb) * bb, halves_per_group = c->group / 32;
   uint8_t q[64] __attribute__((aligned(64)));
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *p = c->packed + r * row_bytes;
@@ -201,8 +227,8 @@ static void ub_rows_portable(const ub_ctx *c, int64_t r0, int64_t r1, int avx2) 
     for (int64_t g = 0; g < c->groups; g++) {
       int32_t d[MAXB] = {0};
       for (int64_t h = 0; h < halves_per_group; h++) {
-        const int64_t col = g * c->group + 32 * h;
-        if (col % 64 == 0) unpack64_scalar(p + col / 64 * cb, c->bits, q);
+        const int64_t col = g * c->group + 32 * h, t = col / 64;
+        if (col % 64 == 0) unpack_section_scalar(p + t / spb * bb, c->bits, (int)(t % spb), q);
         const uint8_t *qh = q + col % 64;
         for (int b = 0; b < c->B; b++) {
           const int8_t *x = c->xs + b * c->cp + col;
@@ -223,12 +249,13 @@ static void ub_rows(const void *p, int64_t r0, int64_t r1) {
   ub_rows_portable(c, r0, r1, l == 1);
 }
 
-/* Y[B × rows] = X̂·Ŵᵀ. packed: rows × cp/64 × 8·bits bytes; meta: rows × (cp/group) × (s, c); xu/sx as
-   sb_quantize_acts writes them ([B × cp], +128). Returns 0, or −1 when out of memory / bad arguments. */
+/* Y[B × rows] = X̂·Ŵᵀ. packed: rows × cp/(64·sections) blocks of 64 (b = 3: 96) bytes, 64-byte aligned; meta: rows ×
+   (cp/group) × (s, c); xu/sx as sb_quantize_acts writes them ([B × cp], +128). Returns 0, or −1 when out of
+   memory / bad arguments. */
 int32_t sb_gemv_uintb(const uint8_t *packed, const float *meta, int32_t bits, int64_t group, const uint8_t *xu,
                       const float *sx, float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
-  if (bits < 2 || (bits > 4 && bits != 8) || B < 1 || B > MAXB || cp % 64 || !(group == 32 || (group % 64 == 0 && group > 0)) ||
-      cp % group)
+  if (bits < 2 || (bits > 4 && bits != 8) || B < 1 || B > MAXB || !(group == 32 || (group % 64 == 0 && group > 0)) ||
+      cp % group || cp % (64 * sections_per_block(bits)) || ((uintptr_t)packed & 63))
     return -1;
   const int64_t groups = cp / group;
   int8_t *xs = aligned_alloc(64, (size_t)(B * cp));

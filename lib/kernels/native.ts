@@ -132,14 +132,17 @@ export function native(): NativeLib | null {
   return null;
 }
 
-/** Load the library, building it first when it is missing (needs gcc). */
+/**
+ * Load the library, building it first when it is missing or older than a kernel source (needs gcc; without it
+ * a library already built is used as it is).
+ */
 export async function ensureNative(): Promise<NativeLib | null> {
-  if (native()) return cached!.lib;
-  if (Deno.env.get("SUBBIT_NO_NATIVE") === "1") return null;
+  if (cached) return cached.lib;
+  if (Deno.env.get("SUBBIT_NO_NATIVE") === "1") return native();
   try {
     await buildKernels();
   } catch {
-    return (cached = { lib: null, variant: null }).lib;
+    // no gcc or a failed build: whatever library exists (none: the TS paths)
   }
   return native();
 }

@@ -20,13 +20,13 @@ export interface UintBWeights {
   bits: 2 | 3 | 4 | 8;
   rows: number;
   cols: number;
-  /** Padded columns: a multiple of 64 and of the group. */
+  /** Padded columns: a multiple of the block (256 columns at 2 and 3 bits, 128 at 4, 64 at 8) and of the group. */
   cp: number;
   /** Columns a group along the padded row: 32, or a multiple of 64. */
   group: number;
   /** Bytes the kernel streams per GEMV: payload + metadata. */
   bytes: number;
-  /** rows × cp/64 chunks of 8·bits bytes. */
+  /** rows × cp/blockColumns blocks of 64 bytes (96 at 3 bits): see kernels/c/gemv_uintb.c. */
   packed: Uint8Array;
   /** rows × cp/group × (s, c). */
   meta: Float32Array;
@@ -35,6 +35,12 @@ export interface UintBWeights {
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+const gcd = (a: number, b: number): number => b ? gcd(b, a % b) : a;
+
+/** Columns one 64-byte load of codes holds: 64 sections of 64 columns, w = 2 (b = 2, 3), 4 or 8 bits each. */
+export function uintBBlockColumns(bits: 2 | 3 | 4 | 8): number {
+  return 64 * (8 / (bits === 3 ? 2 : bits));
+}
 
 /**
  * Why a quantized layer has no uint_b kernel, or null when it has one: b-bit
@@ -62,8 +68,8 @@ export function prepareUintB(
   if (why) throw new InputError(`uint_b: no kernel for ${why}`);
   const b = bits as 2 | 3 | 4 | 8;
   // the quantizer's groups (per row: ⌈cols/G⌉, or one, or one for the whole tensor) in padded columns
-  const G = typeof groupSize === "number" ? groupSize : 0;
-  const cp = G ? roundUp(cols, Math.max(64, G)) : roundUp(cols, 64);
+  const G = typeof groupSize === "number" ? groupSize : 0, blockCols = uintBBlockColumns(b);
+  const cp = roundUp(cols, G ? (blockCols * G) / gcd(blockCols, G) : blockCols);
   const group = G || cp, groups = cp / group, perRow = G ? Math.ceil(cols / G) : 1;
   const meta = new Float32Array(rows * groups * 2);
   const S = q.meta.scales, Z = q.meta.zeros, rec = q.reconstruction;
@@ -79,19 +85,18 @@ export function prepareUintB(
       meta[2 * (r * groups + g) + 1] = c;
     }
   }
-  const cb = 8 * b, rowBytes = (cp / 64) * cb, packed = new Uint8Array(rows * rowBytes);
+  // a block: byte j holds column 64·i + j of the block in bits w·i … (w = 2 for b = 2, 3); b = 3 then has four
+  // 64-bit words, bit j of word i the third bit of column 64·i + j
+  const w = b === 3 ? 2 : b, blockBytes = b === 3 ? 96 : 64, rowBytes = (cp / blockCols) * blockBytes;
+  const packed = new Uint8Array(rows * rowBytes);
   const dequantized = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < cols; k++) {
       const code = q.symbols[r * cols + k], g = Math.floor(k / group), m = 2 * (r * groups + g);
       dequantized[r * cols + k] = Math.fround(Math.fround(meta[m] * code) + meta[m + 1]);
-      const o = r * rowBytes + Math.floor(k / 64) * cb, j = k % 64;
-      if (b === 8) packed[o + j] = code;
-      else if (b === 4) packed[o + (j % 32)] |= code << (j < 32 ? 0 : 4);
-      else {
-        packed[o + (j % 16)] |= (code & 3) << (2 * Math.floor(j / 16));
-        if (b === 3) packed[o + 16 + (j >> 3)] |= ((code >> 2) & 1) << (j & 7);
-      }
+      const o = r * rowBytes + Math.floor(k / blockCols) * blockBytes, i = Math.floor((k % blockCols) / 64), j = k % 64;
+      packed[o + j] |= (code & ((1 << w) - 1)) << (w * i);
+      if (b === 3) packed[o + 64 + 8 * i + (j >> 3)] |= ((code >> 2) & 1) << (j & 7);
     }
   }
   return {
