@@ -25,33 +25,27 @@
 #include "gemv_common.h"
 #include "gemv_tuning.h"
 
-/* Batch 1: software-prefetch distance (bytes ahead in each of the four row streams, 0 = none) by bit width.
-   Zen 5, one thread, DRAM-resident 4096², 11008×4096, 4096×11008 at groups of 128, two rounds (2026-12-07), the
-   fraction of the bandwidth read, worst/mean: 2 bits 0.63/0.71 with none, 0.87/0.96 with 2 KB ahead; 3 bits
-   0.78/0.85 with none, 0.77/0.83 with 2 KB; 4 bits 0.82/0.89 with none (0.74/0.87 with 2 KB); 8 bits 0.68/0.80
-   with none, 0.78/0.80 with 2 KB. Eight rows at once were slower at every width. Not measured on Intel. */
-#ifndef SB_UB_PF2
-#define SB_UB_PF2 2048
+/* Batch 1: software prefetch in each of the four row streams, SB_PF_UB bytes ahead in the codes and SB_PF_UB_META
+   ahead in the metadata (0 = none). Zen 5, one thread, DRAM-resident, groups of 128 (2026-12-07), fraction of the
+   bandwidth read at 4096², 11008×4096, 4096×11008, two rounds: no prefetch 0.72–0.82 (2 bits), 0.75–0.94 (3),
+   0.77–0.96 (4); codes 2 KB ahead 0.76–1.11, 0.74–1.00, 0.74–0.90 — the long rows of 4096×11008 always the
+   slowest — and with the metadata 256 bytes ahead too, there 0.80–0.94 (2 bits) and 0.82–0.88 (4 bits) instead
+   of 0.70–0.79. 1 KB and 4 KB ahead were slower; eight rows at once slower at every width. Not measured on Intel. */
+#ifndef SB_PF_UB
+#define SB_PF_UB 2048
 #endif
-#ifndef SB_UB_PF3
-#define SB_UB_PF3 0
+#ifndef SB_PF_UB_META
+#define SB_PF_UB_META 256
 #endif
-#ifndef SB_UB_PF4
-#define SB_UB_PF4 0
-#endif
-#ifndef SB_UB_PF8
-#define SB_UB_PF8 2048
-#endif
-#define UB_PF_B1(BITS) (BITS == 2 ? SB_UB_PF2 : BITS == 3 ? SB_UB_PF3 : BITS == 4 ? SB_UB_PF4 : SB_UB_PF8)
 
 typedef struct {
   const uint8_t *packed;
   const float *meta;
   const int8_t *xs; /* B × cp signed activations */
-  const int32_t *xsum; /* B × groups: Σ x̂ of each group */
+  const float *xsum2; /* B × m2: (0, Σ x̂ of group g) for each group, zero-padded to m2 (a multiple of 16) floats */
   const float *sx;
   float *Y;
-  int64_t rows, cp, group, groups;
+  int64_t rows, cp, group, groups, m2;
   int bits, B;
 } ub_ctx;
 
@@ -92,7 +86,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
    activation load and keep several DRAM streams in flight (more bandwidth from one core than one stream draws).
    Each group's int32 lanes go to float and are scaled by s_g into a float accumulator (groups of 32: s of the
    first group in lanes 0–7, which hold its columns, of the second in lanes 8–15), so the horizontal sum happens
-   once per row; the offsets add c_g·Σ x̂_g as scalars. */
+   once per row; the offsets c_g·Σ x̂_g are added at the row's end, sixteen metadata floats a vector. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void ub_rows_tpl(
     const ub_ctx *c, int64_t r, int64_t stride, int n, const int R, const int B, const int bits, const int pf) {
   const int spb = sections_per_block(bits);
@@ -110,14 +104,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
   }
   __m512 f[4][MAXB];
   __m512i a[4][MAXB];
-  float o[4][MAXB];
   for (int k = 0; k < R; k++)
-    for (int b = 0; b < B; b++) f[k][b] = _mm512_setzero_ps(), a[k][b] = _mm512_setzero_si512(), o[k][b] = 0;
+    for (int b = 0; b < B; b++) f[k][b] = _mm512_setzero_ps(), a[k][b] = _mm512_setzero_si512();
   int64_t left = spg, g = 0; /* sections left in group g */
   for (int64_t blk = 0; blk < blocks; blk++) {
     __m512i v[4];
     for (int k = 0; k < R; k++) {
       SB_PREFETCH(p[k] + blk * bb, pf);
+      SB_PREFETCH(m[k] + 2 * g, pf ? SB_PF_UB_META : 0);
       v[k] = _mm512_loadu_si512((const void *)(p[k] + blk * bb));
     }
 #pragma GCC unroll 4
@@ -133,36 +127,39 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
         for (int k = 0; k < R; k++) {
           const float *mk = m[k] + 4 * t;
           const __m512 sv = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(mk[0]), _mm512_set1_ps(mk[2]));
-          for (int b = 0; b < B; b++) {
-            const int32_t *xg = c->xsum + b * G + 2 * t;
+          for (int b = 0; b < B; b++)
             f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
-            o[k][b] += mk[1] * (float)xg[0] + mk[3] * (float)xg[1];
-          }
         }
       } else if (--left == 0) {
         for (int k = 0; k < R; k++) {
           const __m512 sv = _mm512_set1_ps(m[k][2 * g]);
-          for (int b = 0; b < B; b++) {
+          for (int b = 0; b < B; b++)
             f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
-            o[k][b] += m[k][2 * g + 1] * (float)c->xsum[b * G + g];
-          }
         }
         left = spg, g++;
       }
     }
   }
+  /* the offsets Σ_g c_g·Σ x̂_g, sixteen metadata floats at a time: the (s, c) pairs times (0, Σ x̂) */
+  for (int64_t j = 0; j < 2 * G; j += 16) {
+    const __mmask16 tail = 2 * G - j >= 16 ? 0xffff : (__mmask16)((1u << (2 * G - j)) - 1);
+    for (int b = 0; b < B; b++) {
+      const __m512 xv = _mm512_load_ps(c->xsum2 + b * c->m2 + j);
+      for (int k = 0; k < R; k++) f[k][b] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, m[k] + j), xv, f[k][b]);
+    }
+  }
   for (int k = 0; k < R; k++) /* k < R, not k < n: a runtime bound would keep the accumulators in memory */
     if (k < n)
-      for (int b = 0; b < B; b++) c->Y[b * c->rows + row[k]] = (_mm512_reduce_add_ps(f[k][b]) + o[k][b]) * c->sx[b];
+      for (int b = 0; b < B; b++) c->Y[b * c->rows + row[k]] = _mm512_reduce_add_ps(f[k][b]) * c->sx[b];
 }
 
-/* Rows [r0, r1) for B tokens at BITS bits: one or two tokens four rows at once (one token with the prefetch
-   distance above), three or four two rows, one row beyond (the R·B accumulators in registers). One function per (bits, B),
+/* Rows [r0, r1) for B tokens at BITS bits: one or two tokens four rows at once (one token with the software
+   prefetch above), three or four two rows, one row beyond (the R·B accumulators in registers). One function per (bits, B),
    not inlined into one dispatcher: a single function holding every copy spilled its accumulators to the stack. */
 #define UB_RANGE(BITS, B)                                                                                       \
   __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static void ub_range_##BITS##_##B(           \
       const ub_ctx *c, int64_t r0, int64_t r1) {                                                                \
-    if (B == 1) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, 1, BITS, UB_PF_B1(BITS)));              \
+    if (B == 1) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, 1, BITS, SB_PF_UB));              \
     else if (B <= 2) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, B, BITS, 0));                          \
     else if (B <= 4) FOR_ROW_GROUPS(2, r0, r1, ub_rows_tpl(c, r, q, n, 2, B, BITS, 0));                          \
     else FOR_ROW_GROUPS(1, r0, r1, ub_rows_tpl(c, r, q, n, 1, B, BITS, 0));                                      \
@@ -236,7 +233,7 @@ static void ub_rows_portable(const ub_ctx *c, int64_t r0, int64_t r1, int avx2) 
         }
       }
       const float s = meta[2 * g], off = meta[2 * g + 1];
-      for (int b = 0; b < c->B; b++) acc[b] += s * (float)d[b] + off * (float)c->xsum[b * c->groups + g];
+      for (int b = 0; b < c->B; b++) acc[b] += s * (float)d[b] + off * c->xsum2[b * c->m2 + 2 * g + 1];
     }
     for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = acc[b] * c->sx[b];
   }
@@ -257,14 +254,15 @@ int32_t sb_gemv_uintb(const uint8_t *packed, const float *meta, int32_t bits, in
   if (bits < 2 || (bits > 4 && bits != 8) || B < 1 || B > MAXB || !(group == 32 || (group % 64 == 0 && group > 0)) ||
       cp % group || cp % (64 * sections_per_block(bits)) || ((uintptr_t)packed & 63))
     return -1;
-  const int64_t groups = cp / group;
+  const int64_t groups = cp / group, m2 = (2 * groups + 15) / 16 * 16;
   int8_t *xs = aligned_alloc(64, (size_t)(B * cp));
-  int32_t *xsum = malloc(sizeof(int32_t) * (size_t)(B * groups));
-  if (!xs || !xsum) {
+  float *xsum2 = aligned_alloc(64, sizeof(float) * (size_t)(B * m2));
+  if (!xs || !xsum2) {
     free(xs);
-    free(xsum);
+    free(xsum2);
     return -1;
   }
+  memset(xsum2, 0, sizeof(float) * (size_t)(B * m2));
   for (int b = 0; b < B; b++) {
     for (int64_t g = 0; g < groups; g++) {
       int32_t s = 0;
@@ -273,12 +271,12 @@ int32_t sb_gemv_uintb(const uint8_t *packed, const float *meta, int32_t bits, in
         xs[b * cp + k] = v;
         s += v;
       }
-      xsum[b * groups + g] = s;
+      xsum2[b * m2 + 2 * g + 1] = (float)s;
     }
   }
-  ub_ctx c = {packed, meta, xs, xsum, sx, Y, rows, cp, group, groups, bits, B};
+  ub_ctx c = {packed, meta, xs, xsum2, sx, Y, rows, cp, group, groups, m2, bits, B};
   parallel_rows(ub_rows, &c, rows, threads);
   free(xs);
-  free(xsum);
+  free(xsum2);
   return 0;
 }
