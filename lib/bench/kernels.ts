@@ -103,7 +103,7 @@ export interface KernelBenchOptions {
   batches: number[];
   threads: number[];
   sparsities: number[];
-  /** subbit's kernels; "uint_b" times the 2-, 3- and 4-bit uniform kernel (groups of UINT_B_BENCH_GROUP). */
+  /** subbit's kernels; "uint_b" times the 2-, 3-, 4- and 8-bit uniform kernel (groups of UINT_B_BENCH_GROUP). */
   kernels: BenchKernel[];
   /** Timed passes per variant and round (the median over all of them is reported). */
   reps: number;
@@ -129,7 +129,7 @@ export const KLEVEL5_BENCH: QuantConfig = {
 };
 /** uint_b's bench weights: rtn_asym codes at these bits, groups of 128 columns (rtn_asym: fast to quantize; hqq's
  * codes run the same kernel with other offsets). */
-export const UINT_B_BENCH_BITS = [2, 3, 4] as const;
+export const UINT_B_BENCH_BITS = [2, 3, 4, 8] as const;
 export const UINT_B_BENCH_GROUP = 128;
 
 /** sparse_ternary at every sparsity; coded_ternary dense and at 90 % zeros; the rest once (uint_b: separately). */
@@ -187,6 +187,7 @@ export const GGML_PEERS: Partial<Record<string, GgmlPeerType[]>> = {
   "uint_b.b2": ["q2_K"],
   "uint_b.b3": ["q3_K"],
   "uint_b.b4": ["q4_0"],
+  "uint_b.b8": ["q8_0"],
 };
 
 /** One timed entry of a round: a subbit kernel variant, or a ggml peer after its subbit counterpart. */
@@ -219,7 +220,7 @@ function subbitTimed(v: Variant & { kern: SyncGemvKernel; copies: PreparedWeight
     bytes: v.first.bytes,
     copies: v.copies.length,
     // sparse_ternary's layout at this sparsity and batch (formats.ts: "columns" when very sparse), else null
-    layout: v.first.layout ?? null,
+    layout: v.first.kernel === "sparse_ternary" ? v.first.layout : null,
     warm: runAll,
     pass(x, y, batch, threads) {
       const t0 = performance.now();

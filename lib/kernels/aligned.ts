@@ -53,12 +53,12 @@ export function alignedCopy<T extends Typed>(a: T, copy = false): T {
 /** Prepared weights with every array a kernel reads 64-byte aligned; `copy` makes fresh copies even of
  * aligned ones (the benchmark's DRAM-resident copies). `dequantized` (read by references and tests, never
  * by a kernel) and other fields are shared. */
-export function alignedWeights(p: PreparedWeights, copy = false): PreparedWeights {
+export function alignedWeights<P extends PreparedWeights>(p: P, copy = false): P {
   const out: Record<string, unknown> = { ...p };
   for (const [k, v] of Object.entries(p)) {
     if (k !== "dequantized" && ArrayBuffer.isView(v) && !(v instanceof DataView)) {
       out[k] = alignedCopy(v as Typed, copy);
     }
   }
-  return out as unknown as PreparedWeights;
+  return out as unknown as P;
 }

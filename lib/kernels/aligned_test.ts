@@ -31,7 +31,7 @@ Deno.test("alignedWeights: kernel arrays aligned and copied on request; dequanti
   const w = { name: "w", rows: 8, cols: 300, data: seededGaussian(8 * 300, 1, 0.05) };
   const p = prepareWeights("ternary2", kernelCodes("ternary2", w));
   const c = alignedWeights(p, true);
-  assert.ok(isAligned(c.packed!) && isAligned(c.scale!) && isAligned(c.wsum!));
+  assert.ok(isAligned(c.packed) && isAligned(c.scale) && isAligned(c.wsum));
   assert.notEqual(c.packed, p.packed);
   assert.deepEqual(c.packed, p.packed);
   assert.equal(c.dequantized, p.dequantized);

@@ -22,45 +22,101 @@ import { encodeBase3 } from "./base3_code.ts";
 export const KERNELS = ["fp32", "int8", "ternary2", "ternary_base3", "sparse_ternary", "coded_ternary"] as const;
 export type KernelName = (typeof KERNELS)[number];
 
-export interface PreparedWeights {
-  kernel: KernelName;
+/** What every prepared format has: its shape, the bytes it streams and Ŵ as the kernel computes it. */
+interface PreparedBase<K extends KernelName> {
+  kernel: K;
   rows: number;
   cols: number;
-  /** Padded column count of the integer formats (multiple of 64; of 256 for ternary2). */
+  /** Padded column count of the integer formats (multiple of 64; of 256 for ternary2, 320 for ternary_base3). */
   cp: number;
   /** Bytes of weight data the kernel streams per GEMV (payload + scales + sums/offsets). */
   bytes: number;
+  /**
+   * Bits of payload a weight costs, as ggml's block structs carry their size: a literal where the format fixes it,
+   * a number where the data do (sparse positions, arithmetic-coded streams). Metadata is in `bytes`.
+   */
+  payloadBits: number;
   /** Ŵ as the kernel sees it (for references and tests). */
   dequantized: Float32Array;
-  f32?: Float32Array;
-  q?: Int8Array;
-  packed?: Uint8Array;
-  bytesPerRow?: number;
-  scale?: Float32Array;
-  /** Ternary formats: Σw per row. */
-  wsum?: Int32Array;
-  /** int8: Σ_g s_g·128·Σq_g per row (removes the +128 activation bias). */
-  rowBias?: Float32Array;
-  /** sparse_ternary: "blocks" (counts + positions) or "columns" (columns + rowPlus). */
-  layout?: SparseLayout;
-  /** sparse_ternary: per row, the offset of its entries in `positions` or `columns` (rows + 1 entries). */
-  rowOff?: Int32Array;
-  /** sparse_ternary: [+1 count, −1 count] per row and 128-column block. */
-  counts?: Uint8Array;
-  /** sparse_ternary: positions within the block, the +1s then the −1s; 64 zero bytes at the end (whole-vector loads). */
-  positions?: Uint8Array;
-  /** sparse_ternary, layout "columns": per row the +1s' columns, then the −1s'; 32 zero entries at the end (never
-   * an empty buffer: FFI passes an empty one as NULL, which the C kernel reads as the blocks layout). */
-  columns?: Uint16Array;
-  /** sparse_ternary, layout "columns": the number of +1s per row. */
-  rowPlus?: Int32Array;
-  coded?: Uint8Array;
-  /** Byte offsets of the coded chunks (chunks + 1 entries). */
-  chunkOff?: BigInt64Array;
-  /** Per chunk, the three symbol frequencies (summing to 2^16). */
-  chunkFreq?: Uint32Array;
-  chunkRows?: number;
 }
+
+export interface Fp32Weights extends PreparedBase<"fp32"> {
+  payloadBits: 32;
+  f32: Float32Array;
+}
+
+export interface Int8Weights extends PreparedBase<"int8"> {
+  payloadBits: 8;
+  /** [rows × cp] signed codes. */
+  q: Int8Array;
+  /** f32 scale per row and 64 columns. */
+  scale: Float32Array;
+  /** Σ_g s_g·128·Σq_g per row (removes the +128 activation bias). */
+  rowBias: Float32Array;
+}
+
+/** The per-row scale and Σw every ternary format keeps. */
+interface TernaryRows {
+  scale: Float32Array;
+  /** Σw per row. */
+  wsum: Int32Array;
+}
+
+export interface Ternary2Weights extends PreparedBase<"ternary2">, TernaryRows {
+  payloadBits: 2;
+  /** 256-column blocks of 64 bytes. */
+  packed: Uint8Array;
+}
+
+export interface Base3Weights extends PreparedBase<"ternary_base3">, TernaryRows {
+  payloadBits: 1.6;
+  /** 320-column blocks of 64 bytes, five trits a byte. */
+  packed: Uint8Array;
+  bytesPerRow: number;
+}
+
+interface SparseBase extends PreparedBase<"sparse_ternary">, TernaryRows {
+  /** Per row, the offset of its entries in `positions` or `columns` (rows + 1 entries). */
+  rowOff: Int32Array;
+}
+
+/** sparse_ternary, "blocks": per 128-column block, counts and positions. */
+export interface SparseBlocksWeights extends SparseBase {
+  layout: "blocks";
+  /** [+1 count, −1 count] per row and 128-column block. */
+  counts: Uint8Array;
+  /** Positions within the block, the +1s then the −1s; 64 zero bytes at the end (whole-vector loads). */
+  positions: Uint8Array;
+}
+
+/** sparse_ternary, "columns": per row the +1s' column numbers, then the −1s'. */
+export interface SparseColumnsWeights extends SparseBase {
+  layout: "columns";
+  /** 32 zero entries at the end (never an empty buffer: FFI passes an empty one as NULL). */
+  columns: Uint16Array;
+  /** The number of +1s per row. */
+  rowPlus: Int32Array;
+}
+
+export interface CodedTernaryWeights extends PreparedBase<"coded_ternary"> {
+  coded: Uint8Array;
+  /** Byte offsets of the coded chunks (chunks + 1 entries). */
+  chunkOff: BigInt64Array;
+  /** Per chunk, the three symbol frequencies (summing to 2^16). */
+  chunkFreq: Uint32Array;
+  chunkRows: number;
+  scale: Float32Array;
+}
+
+/** A kernel's prepared weights: one variant per format, told apart by `kernel` (and a sparse one's `layout`). */
+export type PreparedWeights =
+  | Fp32Weights
+  | Int8Weights
+  | Ternary2Weights
+  | Base3Weights
+  | SparseBlocksWeights
+  | SparseColumnsWeights
+  | CodedTernaryWeights;
 
 /** Rows per independently coded chunk of a coded_ternary layer (the unit threads split). */
 export const CODED_CHUNK_ROWS = 16;
@@ -117,6 +173,14 @@ export interface PrepareOptions {
 }
 
 /** Prepare weights for a kernel from their codes (WeightCodes: the fp32 kernel takes f32, the others a Quantized). */
+/** The prepared-weights variant of one kernel. */
+export type PreparedFor<K extends KernelName> = Extract<PreparedWeights, { kernel: K }>;
+
+export function prepareWeights<K extends KernelName>(
+  kernel: K,
+  codes: WeightCodes,
+  options?: PrepareOptions,
+): PreparedFor<K>;
 export function prepareWeights(
   kernel: KernelName,
   codes: WeightCodes,
@@ -129,7 +193,8 @@ export function prepareWeights(
   }
   if (kernel === "fp32") {
     if (codes.kind !== "f32") throw new InputError("fp32: prepared from f32 weights, not codes");
-    return { kernel, rows, cols, cp: cols, bytes: 4 * rows * cols, dequantized: codes.data, f32: codes.data };
+    const f32 = codes.data;
+    return { kernel, rows, cols, cp: cols, bytes: 4 * rows * cols, payloadBits: 32, dequantized: f32, f32 };
   }
   if (codes.kind !== "quant") throw new InputError(`${kernel}: prepared from a quantizer's codes, not f32 weights`);
   if (kernel === "int8") {
@@ -162,6 +227,7 @@ export function prepareWeights(
       cols,
       cp,
       bytes: q.length + 4 * rows * groups + 4 * rows,
+      payloadBits: 8,
       dequantized: qz.dequantize(),
       q,
       scale,
@@ -172,8 +238,7 @@ export function prepareWeights(
   const wsum = new Int32Array(rows);
   for (let i = 0; i < t.sym.length; i++) wsum[Math.floor(i / cols)] += t.sym[i] - 1;
   // the packed ternary formats: payload + per-row f32 scale and Σw (8 bytes a row)
-  const packedTernary = (cp: number, packed: Uint8Array): PreparedWeights => ({
-    kernel,
+  const packedTernary = (cp: number, packed: Uint8Array) => ({
     rows,
     cols,
     cp,
@@ -192,7 +257,7 @@ export function prepareWeights(
         packed[r * (cp / 4) + blk * 64 + j] |= code << (2 * s);
       }
     }
-    return packedTernary(cp, packed);
+    return { kernel, payloadBits: 2, ...packedTernary(cp, packed) };
   }
   if (kernel === "ternary_base3") {
     // 320-column blocks of 64 bytes; byte j holds the codes c_i of columns j + 64·i (i = 0…4) in the
@@ -212,7 +277,7 @@ export function prepareWeights(
         );
       }
     }
-    return { ...packedTernary(cp, packed), bytesPerRow };
+    return { kernel, payloadBits: 1.6, ...packedTernary(cp, packed), bytesPerRow };
   }
   if (kernel === "coded_ternary") return codedTernary(codes, t);
   const nonzeros = nonzerosOf(t.sym); // counted once, for the layout choice and the builder
@@ -270,7 +335,7 @@ function sparseTernary(
   t: TernaryCodes,
   wsum: Int32Array,
   nonzeros: number,
-): PreparedWeights {
+): SparseBlocksWeights {
   const { rows, cols } = w;
   const blocks = Math.ceil(cols / SPARSE_BLOCK), cp = blocks * SPARSE_BLOCK;
   const rowOff = new Int32Array(rows + 1), counts = new Uint8Array(2 * rows * blocks);
@@ -293,6 +358,7 @@ function sparseTernary(
     cols,
     cp,
     bytes: nonzeros + counts.length + 4 * (rows + 1) + 8 * rows,
+    payloadBits: (8 * (nonzeros + counts.length)) / (rows * cols),
     dequantized: t.deq,
     layout: "blocks",
     rowOff,
@@ -309,7 +375,7 @@ function sparseColumns(
   t: TernaryCodes,
   wsum: Int32Array,
   nonzeros: number,
-): PreparedWeights {
+): SparseColumnsWeights {
   const { rows, cols } = w;
   const rowOff = new Int32Array(rows + 1), rowPlus = new Int32Array(rows), columns = new Uint16Array(nonzeros + 32);
   let at = 0;
@@ -325,6 +391,7 @@ function sparseColumns(
     cols,
     cp: roundUp(cols, SPARSE_BLOCK),
     bytes: 2 * nonzeros + 4 * (rows + 1) + 4 * rows + 8 * rows,
+    payloadBits: (16 * nonzeros) / (rows * cols),
     dequantized: t.deq,
     layout: "columns",
     rowOff,
@@ -339,7 +406,7 @@ function sparseColumns(
 function codedTernary(
   w: Shape,
   t: TernaryCodes,
-): PreparedWeights {
+): CodedTernaryWeights {
   const { rows, cols } = w;
   const chunks = Math.ceil(rows / CODED_CHUNK_ROWS);
   const parts: Uint8Array[] = [], chunkOff = new BigInt64Array(chunks + 1), chunkFreq = new Uint32Array(3 * chunks);
@@ -361,6 +428,7 @@ function codedTernary(
     cols,
     cp: roundUp(cols, 64),
     bytes: total + chunkOff.byteLength + chunkFreq.byteLength + 4 * rows,
+    payloadBits: (8 * total) / (rows * cols),
     dequantized: t.deq,
     coded,
     chunkOff,

@@ -60,6 +60,7 @@ Deno.test("sparse_ternary columns layout: each row's +1 then −1 columns, as th
   const rows = 5, cols = 300, data = seededGaussian(rows * cols, 3, 1);
   const p = prepareWeights("sparse_ternary", sparse({ name: "w", rows, cols, data }, 0.97));
   assert.equal(p.layout, "columns");
+  if (p.layout !== "columns") return;
   for (let r = 0; r < rows; r++) {
     const plus: number[] = [], minus: number[] = [];
     for (let k = 0; k < cols; k++) {
@@ -67,12 +68,12 @@ Deno.test("sparse_ternary columns layout: each row's +1 then −1 columns, as th
       if (v > 0) plus.push(k);
       else if (v < 0) minus.push(k);
     }
-    const list = Array.from(p.columns!.subarray(p.rowOff![r], p.rowOff![r + 1]));
+    const list: number[] = Array.from(p.columns.subarray(p.rowOff[r], p.rowOff[r + 1]));
     assert.deepEqual(list, [...plus, ...minus], `row ${r}`);
-    assert.equal(p.rowPlus![r], plus.length);
-    assert.equal(p.wsum![r], plus.length - minus.length);
+    assert.equal(p.rowPlus[r], plus.length);
+    assert.equal(p.wsum[r], plus.length - minus.length);
   }
-  assert.equal(p.columns!.length, p.rowOff![rows] + 32);
+  assert.equal(p.columns.length, p.rowOff[rows] + 32);
 });
 
 Deno.test("sparse_ternary: the columns layout refused past 65536 columns", () => {

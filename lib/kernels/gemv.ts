@@ -94,8 +94,9 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
     prepare: (codes, options) => alignedWeights(prepareWeights(name, codes, options)),
     run(p, x, y, batch, threads = 1) {
       checkGemvArgs(p, x, y, batch);
+      if (p.kernel !== name) throw new InputError(`${name}: given weights prepared for ${p.kernel}`);
       const rows = BigInt(p.rows);
-      if (name === "fp32") return lib.sb_gemv_f32(p.f32!, x, y, rows, BigInt(p.cols), batch, threads);
+      if (p.kernel === "fp32") return lib.sb_gemv_f32(p.f32, x, y, rows, BigInt(p.cols), batch, threads);
       // activation scratch, kept on the prepared weights so a decode loop allocates nothing
       const scratch = p as PreparedWeights & { scratch?: { xu: Uint8Array; sx: Float32Array } };
       if (!scratch.scratch || scratch.scratch.sx.length !== batch) {
@@ -104,73 +105,64 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
       const a = scratch.scratch;
       const cp = BigInt(p.cp);
       lib.sb_quantize_acts(x, batch, BigInt(p.cols), cp, a.xu, a.sx);
-      if (name === "coded_ternary") {
-        const bad = new BigInt64Array(1);
-        const rc = lib.sb_gemv_coded_ternary(
-          p.coded!,
-          p.chunkOff!,
-          p.chunkFreq!,
-          BigInt(p.chunkRows!),
-          p.scale!,
-          a.xu,
-          a.sx,
-          y,
-          rows,
-          BigInt(p.cols),
-          cp,
-          batch,
-          threads,
-          bad,
-        );
-        if (rc !== 0) {
-          const at = p.chunkOff![Number(bad[0])];
-          throw new InputError(
-            `coded_ternary: ${rc === -1 ? "truncated" : "corrupt"} stream in chunk ${bad[0]} (byte offset ${at})`,
+      switch (p.kernel) {
+        case "coded_ternary": {
+          const bad = new BigInt64Array(1);
+          const rc = lib.sb_gemv_coded_ternary(
+            p.coded,
+            p.chunkOff,
+            p.chunkFreq,
+            BigInt(p.chunkRows),
+            p.scale,
+            a.xu,
+            a.sx,
+            y,
+            rows,
+            BigInt(p.cols),
+            cp,
+            batch,
+            threads,
+            bad,
           );
+          if (rc !== 0) {
+            const at = p.chunkOff[Number(bad[0])];
+            throw new InputError(
+              `coded_ternary: ${rc === -1 ? "truncated" : "corrupt"} stream in chunk ${bad[0]} (byte offset ${at})`,
+            );
+          }
+          return;
         }
-        return;
+        case "sparse_ternary": {
+          // the transposed activations of 2–16 tokens (cp × 16 floats), kept like the scratch above
+          const sparse = p as typeof p & { transposed?: Float32Array };
+          if (batch > 1) sparse.transposed ??= alignedArray(Float32Array, p.cp * MAX_BATCH);
+          const xt = batch > 1 ? sparse.transposed! : null;
+          // the two layouts' kernels take the same arguments but the layout's two arrays
+          const [fn, perRow, entries] = p.layout === "columns"
+            ? [lib.sb_gemv_sparse_columns, p.rowPlus, p.columns] as const
+            : [lib.sb_gemv_sparse, p.counts, p.positions] as const;
+          return fn(p.rowOff, perRow, entries, p.scale, p.wsum, a.xu, a.sx, xt, y, rows, cp, batch, threads);
+        }
+        case "int8":
+          return lib.sb_gemv_int8(p.q, p.scale, p.rowBias, a.xu, a.sx, y, rows, cp, batch, threads);
+        case "ternary2":
+          return lib.sb_gemv_ternary2(p.packed, p.scale, p.wsum, a.xu, a.sx, y, rows, cp, batch, threads);
+        case "ternary_base3":
+          return lib.sb_gemv_base3(
+            p.packed,
+            p.scale,
+            p.wsum,
+            BASE3_PLANE_WEIGHTS,
+            a.xu,
+            a.sx,
+            y,
+            rows,
+            cp,
+            BigInt(p.bytesPerRow),
+            batch,
+            threads,
+          );
       }
-      if (name === "sparse_ternary") {
-        // the transposed activations of 2–16 tokens (cp × 16 floats), kept like the scratch above
-        const sparse = p as PreparedWeights & { transposed?: Float32Array };
-        if (batch > 1) sparse.transposed ??= alignedArray(Float32Array, p.cp * MAX_BATCH);
-        const xt = batch > 1 ? sparse.transposed! : null;
-        // the two layouts' kernels take the same arguments but the layout's two arrays
-        const columns = p.layout === "columns";
-        return (columns ? lib.sb_gemv_sparse_columns : lib.sb_gemv_sparse)(
-          p.rowOff!,
-          columns ? p.rowPlus! : p.counts!,
-          columns ? p.columns! : p.positions!,
-          p.scale!,
-          p.wsum!,
-          a.xu,
-          a.sx,
-          xt,
-          y,
-          rows,
-          cp,
-          batch,
-          threads,
-        );
-      }
-      if (name === "int8") return lib.sb_gemv_int8(p.q!, p.scale!, p.rowBias!, a.xu, a.sx, y, rows, cp, batch, threads);
-      if (name === "ternary2") {
-        return lib.sb_gemv_ternary2(p.packed!, p.scale!, p.wsum!, a.xu, a.sx, y, rows, cp, batch, threads);
-      }
-      return lib.sb_gemv_base3(
-        p.packed!,
-        p.scale!,
-        p.wsum!,
-        BASE3_PLANE_WEIGHTS,
-        a.xu,
-        a.sx,
-        y,
-        rows,
-        cp,
-        BigInt(p.bytesPerRow!),
-        batch,
-        threads,
-      );
     },
   };
 }

@@ -135,11 +135,13 @@ export class WebGpuRunner {
 
   /** Copy prepared weights (formats.ts) to the device, split by rows to fit the binding limit. */
   upload(p: PreparedWeights): GpuWeights {
-    const kernel = p.kernel as WebGpuKernelName;
-    if (!WEBGPU_KERNELS.includes(kernel)) throw new InputError(`no WGSL kernel for '${p.kernel}'`);
-    const rowBytes = kernel === "int8" ? p.cp : kernel === "ternary2" ? p.cp / 4 : p.bytesPerRow!;
-    const groups = kernel === "int8" ? p.cp / 64 : 1;
-    const data = kernel === "int8" ? new Uint8Array(p.q!.buffer, p.q!.byteOffset, p.q!.byteLength) : p.packed!;
+    if (p.kernel !== "int8" && p.kernel !== "ternary2" && p.kernel !== "ternary_base3") {
+      throw new InputError(`no WGSL kernel for '${p.kernel}'`);
+    }
+    const kernel: WebGpuKernelName = p.kernel;
+    const rowBytes = p.kernel === "int8" ? p.cp : p.kernel === "ternary2" ? p.cp / 4 : p.bytesPerRow;
+    const groups = p.kernel === "int8" ? p.cp / 64 : 1;
+    const data = p.kernel === "int8" ? new Uint8Array(p.q.buffer, p.q.byteOffset, p.q.byteLength) : p.packed;
     const perChunk = Math.floor(this.maxBindingBytes / Math.max(rowBytes, 4 * groups));
     if (perChunk < 1) {
       throw new InputError(`one row (${rowBytes} bytes) exceeds the binding limit ${this.maxBindingBytes}`);
@@ -151,7 +153,7 @@ export class WebGpuRunner {
         row0,
         rows,
         w: this.buffer(data.subarray(row0 * rowBytes, (row0 + rows) * rowBytes), GPUBufferUsage.STORAGE),
-        scale: this.buffer(p.scale!.subarray(row0 * groups, (row0 + rows) * groups), GPUBufferUsage.STORAGE),
+        scale: this.buffer(p.scale.subarray(row0 * groups, (row0 + rows) * groups), GPUBufferUsage.STORAGE),
       });
     }
     return {
