@@ -37,6 +37,9 @@
 #ifndef SB_PF_UB_META
 #define SB_PF_UB_META 256
 #endif
+#ifndef SB_UB_ROWS_B2 /* rows at once for two tokens */
+#define SB_UB_ROWS_B2 2
+#endif
 
 typedef struct {
   const uint8_t *packed;
@@ -88,7 +91,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
    first group in lanes 0–7, which hold its columns, of the second in lanes 8–15), so the horizontal sum happens
    once per row; the offsets c_g·Σ x̂_g are added at the row's end, sixteen metadata floats a vector. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void ub_rows_tpl(
-    const ub_ctx *c, int64_t r, int64_t stride, int n, const int R, const int B, const int bits, const int pf) {
+    const ub_ctx *c, int64_t r, int64_t stride, int n, const int R, const int b0, const int B, const int bits,
+    const int pf) {
   const int spb = sections_per_block(bits);
   const int64_t bb = block_bytes(bits), blocks = c->cp / (64 * spb), row_bytes = blocks * bb, G = c->groups;
   const int64_t spg = c->group == 32 ? 1 : c->group / 64; /* sections a group (groups of 32: two a section) */
@@ -118,7 +122,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
     for (int i = 0; i < spb; i++) {
       const int64_t t = blk * spb + i;
       __m512i x[MAXB];
-      for (int b = 0; b < B; b++) x[b] = _mm512_load_si512((const void *)(c->xs + b * c->cp + t * 64));
+      for (int b = 0; b < B; b++) x[b] = _mm512_load_si512((const void *)(c->xs + (b0 + b) * c->cp + t * 64));
       for (int k = 0; k < R; k++) {
         const __m512i q = section_avx512(v[k], p[k] + blk * bb, bits, i);
         for (int b = 0; b < B; b++) a[k][b] = _mm512_dpbusd_epi32(a[k][b], q, x[b]);
@@ -144,25 +148,34 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
   for (int64_t j = 0; j < 2 * G; j += 16) {
     const __mmask16 tail = 2 * G - j >= 16 ? 0xffff : (__mmask16)((1u << (2 * G - j)) - 1);
     for (int b = 0; b < B; b++) {
-      const __m512 xv = _mm512_load_ps(c->xsum2 + b * c->m2 + j);
+      const __m512 xv = _mm512_load_ps(c->xsum2 + (b0 + b) * c->m2 + j);
       for (int k = 0; k < R; k++) f[k][b] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, m[k] + j), xv, f[k][b]);
     }
   }
   for (int k = 0; k < R; k++) /* k < R, not k < n: a runtime bound would keep the accumulators in memory */
     if (k < n)
-      for (int b = 0; b < B; b++) c->Y[b * c->rows + row[k]] = _mm512_reduce_add_ps(f[k][b]) * c->sx[b];
+      for (int b = 0; b < B; b++) c->Y[(b0 + b) * c->rows + row[k]] = _mm512_reduce_add_ps(f[k][b]) * c->sx[b0 + b];
 }
 
-/* Rows [r0, r1) for B tokens at BITS bits: one or two tokens four rows at once (one token with the software
-   prefetch above), three or four two rows, one row beyond (the R·B accumulators in registers). One function per (bits, B),
-   not inlined into one dispatcher: a single function holding every copy spilled its accumulators to the stack. */
+/* Rows [r0, r1) for B tokens at BITS bits, the R·B accumulators in registers: one token four rows at once with the
+   software prefetch above; two tokens two rows; three or four tokens one row; more two rows, four tokens a pass
+   (tokens 4–7 and on in further passes over the same two rows, read again from the cache). Zen 5, 4096², groups of
+   128, one thread, median of 24 (2026-12-07): two tokens 0.17–0.22 ms with two rows vs 0.23–0.35 with four; four
+   tokens 0.30–0.39 ms with one row vs 0.40–0.64 with two; eight tokens 0.72–0.99 ms in two-row passes vs 0.90–1.40
+   one row with all eight. One function per (bits, B), not inlined into one dispatcher: a single function holding
+   every copy spilled its accumulators to the stack. */
+#define UB_TOKENS(R, B, BITS) \
+  (ub_rows_tpl(c, r, q, n, R, 0, B < 4 ? B : 4, BITS, 0), \
+   B > 4 ? ub_rows_tpl(c, r, q, n, R, 4, B < 8 ? B - 4 : 4, BITS, 0) : (void)0, \
+   B > 8 ? ub_rows_tpl(c, r, q, n, R, 8, B < 12 ? B - 8 : 4, BITS, 0) : (void)0, \
+   B > 12 ? ub_rows_tpl(c, r, q, n, R, 12, B - 12, BITS, 0) : (void)0)
 #define UB_RANGE(BITS, B)                                                                                       \
   __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static void ub_range_##BITS##_##B(           \
       const ub_ctx *c, int64_t r0, int64_t r1) {                                                                \
-    if (B == 1) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, 1, BITS, SB_PF_UB));              \
-    else if (B <= 2) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, B, BITS, 0));                          \
-    else if (B <= 4) FOR_ROW_GROUPS(2, r0, r1, ub_rows_tpl(c, r, q, n, 2, B, BITS, 0));                          \
-    else FOR_ROW_GROUPS(1, r0, r1, ub_rows_tpl(c, r, q, n, 1, B, BITS, 0));                                      \
+    if (B == 1) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, 0, 1, BITS, SB_PF_UB));                     \
+    else if (B == 2) FOR_ROW_GROUPS(SB_UB_ROWS_B2, r0, r1, ub_rows_tpl(c, r, q, n, SB_UB_ROWS_B2, 0, 2, BITS, 0)); \
+    else if (B <= 4) FOR_ROW_GROUPS(1, r0, r1, ub_rows_tpl(c, r, q, n, 1, 0, B, BITS, 0));                       \
+    else FOR_ROW_GROUPS(2, r0, r1, UB_TOKENS(2, B, BITS));                                                       \
   }
 #define UB_RANGES(BITS)                                                                                         \
   UB_RANGE(BITS, 1) UB_RANGE(BITS, 2) UB_RANGE(BITS, 3) UB_RANGE(BITS, 4) UB_RANGE(BITS, 5) UB_RANGE(BITS, 6)    \
