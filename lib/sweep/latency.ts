@@ -59,29 +59,42 @@ export function kernelsFor(c: QuantConfig): KernelName[] {
 
 export type RowKernel = KernelName | PackedKernel;
 
-export class LatencyTable {
-  private readonly uintB: ReturnType<typeof cUintBGemv>;
-  constructor(private readonly lib: NativeLib, private readonly reps = 25) {
-    this.uintB = cUintBGemv(lib);
+/** A kernel prepared from a row's own codes, ready to run Y = X·Ŵᵀ on `batch` tokens. */
+export interface PreparedRowKernel {
+  kernel: RowKernel;
+  run(x: Float32Array, y: Float32Array, batch: number, threads?: number): void;
+}
+
+/**
+ * Every kernel that stores this row's own Quantized as it is, each prepared from it (the packed-code kernel, or the
+ * ternary/int8 formats kernelsFor names); [] where none does (5–7-bit codes, groups of 8 or 16, stored transforms).
+ */
+export function rowKernels(lib: NativeLib, w: WeightMatrix, c: QuantConfig, q: Quantized): PreparedRowKernel[] {
+  const packed = packedKernelFor(c, q);
+  if (packed) {
+    const k = cUintBGemv(lib), p = k.prepare(q, w.rows, w.cols, packed.bits, c.groupSize);
+    return [{ kernel: packed.kernel, run: (x, y, batch, threads = 1) => k.run(p, x, y, batch, threads) }];
   }
+  if (q.post) return []; // a rotation or correction beside the codes: no kernel computes that Ŵ
+  const codes: WeightCodes = { kind: "quant", rows: w.rows, cols: w.cols, q, groupSize: c.groupSize };
+  return kernelsFor(c).map((kernel) => {
+    const k = cGemv(kernel, lib), p = k.prepare(codes);
+    return { kernel, run: (x, y, batch, threads = 1) => k.run(p, x, y, batch, threads) };
+  });
+}
+
+export class LatencyTable {
+  constructor(private readonly lib: NativeLib, private readonly reps = 25) {}
 
   /**
    * The kernel of this row's own format and its median µs per GEMV of this layer's shape, fed the row's own
-   * Quantized; null where no kernel stores the config (5–7-bit codes, groups of 8 or 16, stored transforms).
+   * Quantized (the fastest where several store it); null where no kernel stores the config.
    */
   measure(w: WeightMatrix, c: QuantConfig, q: Quantized): { kernel: RowKernel; gemv_us: number } | null {
-    const packed = packedKernelFor(c, q);
-    if (packed) {
-      const k = this.uintB, p = k.prepare(q, w.rows, w.cols, packed.bits, c.groupSize);
-      return { kernel: packed.kernel, gemv_us: this.median((x, y) => k.run(p, x, y, 1, 1), w) };
-    }
-    if (q.post) return null; // a rotation or correction beside the codes: no kernel computes that Ŵ
-    const codes: WeightCodes = { kind: "quant", rows: w.rows, cols: w.cols, q, groupSize: c.groupSize };
     let best: { kernel: RowKernel; gemv_us: number } | null = null;
-    for (const kernel of kernelsFor(c)) {
-      const k = cGemv(kernel, this.lib), p = k.prepare(codes);
-      const gemv_us = this.median((x, y) => k.run(p, x, y, 1, 1), w);
-      if (!best || gemv_us < best.gemv_us) best = { kernel, gemv_us };
+    for (const k of rowKernels(this.lib, w, c, q)) {
+      const gemv_us = this.median((x, y) => k.run(x, y, 1, 1), w);
+      if (!best || gemv_us < best.gemv_us) best = { kernel: k.kernel, gemv_us };
     }
     return best;
   }
