@@ -38,7 +38,7 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 const gcd = (a: number, b: number): number => b ? gcd(b, a % b) : a;
 
 /** Columns one 64-byte load of codes holds: 64 sections of 64 columns, w = 2 (b = 2, 3), 4 or 8 bits each. */
-export function uintBBlockColumns(bits: 2 | 3 | 4 | 8): number {
+function uintBBlockColumns(bits: 2 | 3 | 4 | 8): number {
   return 64 * (8 / (bits === 3 ? 2 : bits));
 }
 
