@@ -8,14 +8,20 @@
  * with x̂ the int8 activations (xu − 128) and sx their per-token scale. Codes are the unsigned operand of
  * vpdpbusd and x̂ the signed one, so Σ q·x̂ is exact in int32; the per-group Σ x̂ is computed once per call.
  *
- * Layout: a row is a run of blocks, each one 64-byte load of codes holding 64·(8/w) columns as 8/w "sections" of
+ * Layout: a row's codes are a run of blocks, each one 64-byte load of codes holding 64·(8/w) columns as 8/w "sections" of
  * 64 columns (w = 2 for b = 2 and 3, 4 for b = 4, 8 for b = 8): byte j of a block holds column 64·i + j of the block
  * in bits w·i … w·i + w − 1. Section i is then one shift by w·i (none for i = 0) and one AND away from 64 codes in
  * column order — no variable shifts or shuffles, the fewest instructions per weight found (2026-12-07, Zen 5).
  * b = 3 adds, after the 64 bytes of the low two bits, four 64-bit words: bit j of word i is bit 2 of column 64·i + j.
- * So a block is 64 bytes (96 for b = 3) for 256 (b = 2, 3), 128 (b = 4) or 64 (b = 8) columns; rows are padded to cp columns, a
- * multiple of the block and of the group. Metadata: (s_g, c_g) as two f32 per group, groups of `group` columns (32,
- * or a multiple of 64) along the padded row.
+ * So a block is 64 bytes (96 for b = 3) for 256 (b = 2, 3), 128 (b = 4) or 64 (b = 8) columns; rows are padded to
+ * cp columns, a multiple of the block and of the group (32 columns, or a multiple of 64). Metadata: (s_g, c_g) as
+ * two f32 per group, in the row's stream: a row is a run of superblocks, each the 64 bytes of (s, c) of eight groups
+ * (zero pairs past the row's last group) followed by those groups' blocks (a row of fewer than eight groups is one
+ * superblock; the last one may hold fewer), and the row is padded to a multiple of 64 bytes. In a separate array
+ * the metadata was a second DRAM stream per row whose reads lagged the codes'; at the row's start (all of it, then
+ * the codes) the reads reached back up to a row: Zen 5, 4096×11008, 4 bits, groups of 128, one thread (interleaved
+ * A/B, 2026-12-07): separate array 0.76–0.77 ms, row start 0.81–0.98 ms, superblocks 0.69–0.70 ms; 3 bits 0.59–0.60
+ * / 0.68–0.96 / 0.54–0.55 ms; at 4096² and 11008×4096 superblocks were as fast or faster at every width.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -25,25 +31,23 @@
 #include "gemv_common.h"
 #include "gemv_tuning.h"
 
-/* Batch 1: software prefetch in each of the four row streams, SB_PF_UB bytes ahead in the codes and SB_PF_UB_META
-   ahead in the metadata (0 = none). Zen 5, one thread, DRAM-resident, groups of 128 (2026-12-07), fraction of the
-   bandwidth read at 4096², 11008×4096, 4096×11008, two rounds: no prefetch 0.72–0.82 (2 bits), 0.75–0.94 (3),
-   0.77–0.96 (4); codes 2 KB ahead 0.76–1.11, 0.74–1.00, 0.74–0.90 — the long rows of 4096×11008 always the
-   slowest — and with the metadata 256 bytes ahead too, there 0.80–0.94 (2 bits) and 0.82–0.88 (4 bits) instead
-   of 0.70–0.79. 1 KB and 4 KB ahead were slower; eight rows at once slower at every width. Not measured on Intel. */
+/* Batch 1: software prefetch in each of the four row streams, SB_PF_UB bytes ahead (0 = none). Zen 5, one thread,
+   DRAM-resident, groups of 128 (2026-12-07), with the metadata still in its own array: fraction of the bandwidth
+   read at 4096², 11008×4096, 4096×11008, two rounds: no prefetch 0.72–0.82 (2 bits), 0.75–0.94 (3), 0.77–0.96 (4);
+   2 KB ahead 0.76–1.11, 0.74–1.00, 0.74–0.90 (the long rows of 4096×11008 always the slowest); 1 KB and 4 KB ahead
+   slower; eight rows at once slower at every width. With superblocks (interleaved A/B, 3 and 4 bits at 4096² and
+   4096×11008): 2 KB 0.88–0.89 of the bandwidth, 1 KB 0.75–0.80, 3 KB 0.81–0.87, 4 KB 0.75–0.80. Not measured on
+   Intel. */
 #ifndef SB_PF_UB
 #define SB_PF_UB 2048
-#endif
-#ifndef SB_PF_UB_META
-#define SB_PF_UB_META 256
 #endif
 #ifndef SB_UB_ROWS_B2 /* rows at once for two tokens */
 #define SB_UB_ROWS_B2 2
 #endif
 
 typedef struct {
-  const uint8_t *packed;
-  const float *meta;
+  const uint8_t *weights; /* rows × row_stride bytes: each row a run of superblocks (see the layout above) */
+  int64_t row_stride, sb_bytes, sb_blocks, superblocks, blocks;
   const int8_t *xs; /* B × cp signed activations */
   const float *xsum2; /* B × m2: (0, Σ x̂ of group g) for each group, zero-padded to m2 (a multiple of 16) floats */
   const float *sx;
@@ -89,67 +93,66 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
    activation load and keep several DRAM streams in flight (more bandwidth from one core than one stream draws).
    Each group's int32 lanes go to float and are scaled by s_g into a float accumulator (groups of 32: s of the
    first group in lanes 0–7, which hold its columns, of the second in lanes 8–15), so the horizontal sum happens
-   once per row; the offsets c_g·Σ x̂_g are added at the row's end, sixteen metadata floats a vector. */
+   once per row; the offsets c_g·Σ x̂_g go in at each superblock's start, its 16 metadata floats as one vector. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void ub_rows_tpl(
     const ub_ctx *c, int64_t r, int64_t stride, int n, const int R, const int b0, const int B, const int bits,
     const int pf) {
   const int spb = sections_per_block(bits);
-  const int64_t bb = block_bytes(bits), blocks = c->cp / (64 * spb), row_bytes = blocks * bb, G = c->groups;
+  const int64_t bb = block_bytes(bits);
   const int64_t spg = c->group == 32 ? 1 : c->group / 64; /* sections a group (groups of 32: two a section) */
   /* arrays sized by the largest R and B (sized by R and B they would be VLAs, kept on the stack); with R and B
      constants the loops unroll and the arrays become registers */
-  const uint8_t *p[4];
-  const float *m[4];
+  const uint8_t *rb[4]; /* each row's first superblock */
   int64_t row[4];
   for (int k = 0; k < R; k++) {
     row[k] = r + (k < n ? k * stride : 0);
-    p[k] = c->packed + row[k] * row_bytes;
-    m[k] = c->meta + row[k] * G * 2;
+    rb[k] = c->weights + row[k] * c->row_stride;
   }
   __m512 f[4][MAXB];
   __m512i a[4][MAXB];
   for (int k = 0; k < R; k++)
     for (int b = 0; b < B; b++) f[k][b] = _mm512_setzero_ps(), a[k][b] = _mm512_setzero_si512();
-  int64_t left = spg, g = 0; /* sections left in group g */
-  for (int64_t blk = 0; blk < blocks; blk++) {
-    __m512i v[4];
-    for (int k = 0; k < R; k++) {
-      SB_PREFETCH(p[k] + blk * bb, pf);
-      SB_PREFETCH(m[k] + 2 * g, pf ? SB_PF_UB_META : 0);
-      v[k] = _mm512_loadu_si512((const void *)(p[k] + blk * bb));
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < spb; i++) {
-      const int64_t t = blk * spb + i;
-      __m512i x[MAXB];
-      for (int b = 0; b < B; b++) x[b] = _mm512_load_si512((const void *)(c->xs + (b0 + b) * c->cp + t * 64));
-      for (int k = 0; k < R; k++) {
-        const __m512i q = section_avx512(v[k], p[k] + blk * bb, bits, i);
-        for (int b = 0; b < B; b++) a[k][b] = _mm512_dpbusd_epi32(a[k][b], q, x[b]);
-      }
-      if (c->group == 32) {
-        for (int k = 0; k < R; k++) {
-          const float *mk = m[k] + 4 * t;
-          const __m512 sv = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(mk[0]), _mm512_set1_ps(mk[2]));
-          for (int b = 0; b < B; b++)
-            f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
-        }
-      } else if (--left == 0) {
-        for (int k = 0; k < R; k++) {
-          const __m512 sv = _mm512_set1_ps(m[k][2 * g]);
-          for (int b = 0; b < B; b++)
-            f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
-        }
-        left = spg, g++;
-      }
-    }
-  }
-  /* the offsets Σ_g c_g·Σ x̂_g, sixteen metadata floats at a time: the (s, c) pairs times (0, Σ x̂) */
-  for (int64_t j = 0; j < 2 * G; j += 16) {
-    const __mmask16 tail = 2 * G - j >= 16 ? 0xffff : (__mmask16)((1u << (2 * G - j)) - 1);
+  for (int64_t sb = 0, t = 0; sb < c->superblocks; sb++) {
+    const float *m[4];
+    const uint8_t *p[4];
+    for (int k = 0; k < R; k++) m[k] = (const float *)(rb[k] + sb * c->sb_bytes), p[k] = rb[k] + sb * c->sb_bytes + 64;
+    /* the superblock's offsets Σ_g c_g·Σ x̂_g at once: its eight (s, c) pairs times (0, Σ x̂) */
     for (int b = 0; b < B; b++) {
-      const __m512 xv = _mm512_load_ps(c->xsum2 + (b0 + b) * c->m2 + j);
-      for (int k = 0; k < R; k++) f[k][b] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, m[k] + j), xv, f[k][b]);
+      const __m512 xv = _mm512_load_ps(c->xsum2 + (b0 + b) * c->m2 + 16 * sb);
+      for (int k = 0; k < R; k++) f[k][b] = _mm512_fmadd_ps(_mm512_loadu_ps(m[k]), xv, f[k][b]);
+    }
+    const int64_t nb = sb + 1 < c->superblocks ? c->sb_blocks : c->blocks - sb * c->sb_blocks;
+    int64_t left = spg, g = 0; /* sections left in the superblock's group g */
+    for (int64_t blk = 0; blk < nb; blk++) {
+      __m512i v[4];
+      for (int k = 0; k < R; k++) {
+        SB_PREFETCH(p[k] + blk * bb, pf);
+        v[k] = _mm512_loadu_si512((const void *)(p[k] + blk * bb));
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < spb; i++, t++) {
+        __m512i x[MAXB];
+        for (int b = 0; b < B; b++) x[b] = _mm512_load_si512((const void *)(c->xs + (b0 + b) * c->cp + t * 64));
+        for (int k = 0; k < R; k++) {
+          const __m512i q = section_avx512(v[k], p[k] + blk * bb, bits, i);
+          for (int b = 0; b < B; b++) a[k][b] = _mm512_dpbusd_epi32(a[k][b], q, x[b]);
+        }
+        if (c->group == 32) {
+          for (int k = 0; k < R; k++) {
+            const float *mk = m[k] + 4 * (blk * spb + i);
+            const __m512 sv = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(mk[0]), _mm512_set1_ps(mk[2]));
+            for (int b = 0; b < B; b++)
+              f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
+          }
+        } else if (--left == 0) {
+          for (int k = 0; k < R; k++) {
+            const __m512 sv = _mm512_set1_ps(m[k][2 * g]);
+            for (int b = 0; b < B; b++)
+              f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
+          }
+          left = spg, g++;
+        }
+      }
     }
   }
   for (int k = 0; k < R; k++) /* k < R, not k < n: a runtime bound would keep the accumulators in memory */
@@ -228,24 +231,26 @@ static inline int32_t dot32_scalar(const uint8_t *q, const int8_t *x) {
 /* Rows [r0, r1) on AVX2 or scalar: unpack each section (scalar unpack), dot per 32-column half. */
 static void ub_rows_portable(const ub_ctx *c, int64_t r0, int64_t r1, int avx2) {
   const int spb = sections_per_block(c->bits);
-  const int64_t bb = block_bytes(c->bits), row_bytes = c->cp / (64 * spb) * bb, halves_per_group = c->group / 32;
+  const int64_t bb = block_bytes(c->bits), halves_per_group = c->group / 32;
   uint8_t q[64] __attribute__((aligned(64)));
   for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *p = c->packed + r * row_bytes;
-    const float *meta = c->meta + r * c->groups * 2;
+    const uint8_t *row = c->weights + r * c->row_stride;
     float acc[MAXB] = {0};
     for (int64_t g = 0; g < c->groups; g++) {
       int32_t d[MAXB] = {0};
       for (int64_t h = 0; h < halves_per_group; h++) {
         const int64_t col = g * c->group + 32 * h, t = col / 64;
-        if (col % 64 == 0) unpack_section_scalar(p + t / spb * bb, c->bits, (int)(t % spb), q);
+        const int64_t blk = t / spb, sb = blk / c->sb_blocks;
+        if (col % 64 == 0)
+          unpack_section_scalar(row + sb * c->sb_bytes + 64 + (blk - sb * c->sb_blocks) * bb, c->bits, (int)(t % spb), q);
         const uint8_t *qh = q + col % 64;
         for (int b = 0; b < c->B; b++) {
           const int8_t *x = c->xs + b * c->cp + col;
           d[b] += !avx2 ? dot32_scalar(qh, x) : c->bits == 8 ? dot32_avx2_u8(qh, x) : dot32_avx2(qh, x);
         }
       }
-      const float s = meta[2 * g], off = meta[2 * g + 1];
+      const float *meta = (const float *)(row + g / 8 * c->sb_bytes) + 2 * (g % 8);
+      const float s = meta[0], off = meta[1];
       for (int b = 0; b < c->B; b++) acc[b] += s * (float)d[b] + off * c->xsum2[b * c->m2 + 2 * g + 1];
     }
     for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = acc[b] * c->sx[b];
@@ -259,13 +264,11 @@ static void ub_rows(const void *p, int64_t r0, int64_t r1) {
   ub_rows_portable(c, r0, r1, l == 1);
 }
 
-/* Y[B × rows] = X̂·Ŵᵀ. packed: rows × cp/(64·sections) blocks of 64 (b = 3: 96) bytes, 64-byte aligned; meta: rows ×
-   (cp/group) × (s, c); xu/sx as sb_quantize_acts writes them ([B × cp], +128). Returns 0, or −1 when out of
-   memory / bad arguments. */
-int32_t sb_gemv_uintb(const uint8_t *packed, const float *meta, int32_t bits, int64_t group, const uint8_t *xu,
-                      const float *sx, float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
+/* Y[B × rows] = X̂·Ŵᵀ. weights: rows of superblocks as the layout above says (uint_b.ts's uintBGeometry); xu/sx as sb_quantize_acts writes them ([B × cp], +128). Returns 0, or −1 when out of memory / bad arguments. */
+int32_t sb_gemv_uintb(const uint8_t *weights, int32_t bits, int64_t group, const uint8_t *xu, const float *sx, float *Y,
+                      int64_t rows, int64_t cp, int32_t B, int32_t threads) {
   if (bits < 2 || (bits > 4 && bits != 8) || B < 1 || B > MAXB || !(group == 32 || (group % 64 == 0 && group > 0)) ||
-      cp % group || cp % (64 * sections_per_block(bits)) || ((uintptr_t)packed & 63))
+      cp % group || cp % (64 * sections_per_block(bits)))
     return -1;
   const int64_t groups = cp / group, m2 = (2 * groups + 15) / 16 * 16;
   int8_t *xs = aligned_alloc(64, (size_t)(B * cp));
@@ -287,7 +290,11 @@ int32_t sb_gemv_uintb(const uint8_t *packed, const float *meta, int32_t bits, in
       xsum2[b * m2 + 2 * g + 1] = (float)s;
     }
   }
-  ub_ctx c = {packed, meta, xs, xsum2, sx, Y, rows, cp, group, groups, m2, bits, B};
+  const int64_t block_cols = 64 * sections_per_block(bits), blocks = cp / block_cols;
+  const int64_t sb_blocks = (8 * group < cp ? 8 * group : cp) / block_cols, superblocks = (blocks + sb_blocks - 1) / sb_blocks;
+  const int64_t sb_bytes = 64 + sb_blocks * block_bytes(bits);
+  const int64_t row_stride = (64 * superblocks + blocks * block_bytes(bits) + 63) / 64 * 64;
+  ub_ctx c = {weights, row_stride, sb_bytes, sb_blocks, superblocks, blocks, xs, xsum2, sx, Y, rows, cp, group, groups, m2, bits, B};
   parallel_rows(ub_rows, &c, rows, threads);
   free(xs);
   free(xsum2);

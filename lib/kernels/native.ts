@@ -89,7 +89,7 @@ const SYMBOLS = {
     result: "i32",
   },
   sb_gemv_uintb: {
-    parameters: ["buffer", "buffer", "i32", "i64", "buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"],
+    parameters: ["buffer", "i32", "i64", "buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"],
     result: "i32",
   },
   sb_quantize_acts: { parameters: ["buffer", "i32", "i64", "i64", "buffer", "buffer"], result: "void" },

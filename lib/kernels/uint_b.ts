@@ -24,12 +24,13 @@ export interface UintBWeights {
   cp: number;
   /** Columns a group along the padded row: 32, or a multiple of 64. */
   group: number;
-  /** Bytes the kernel streams per GEMV: payload + metadata. */
+  /** Bytes the kernel streams per GEMV: payload + metadata (+ each row's padding to 64 bytes). */
   bytes: number;
-  /** rows × cp/blockColumns blocks of 64 bytes (96 at 3 bits): see kernels/c/gemv_uintb.c. */
+  /** Bytes a row: its superblocks, each eight groups' (s, c) as f32 (64 bytes) then their code blocks of 64
+   * bytes (96 at 3 bits), padded to a multiple of 64 — see kernels/c/gemv_uintb.c. */
+  rowBytes: number;
+  /** rows × rowBytes. */
   packed: Uint8Array;
-  /** rows × cp/group × (s, c). */
-  meta: Float32Array;
   /** Ŵ as the kernel computes it, s_g·q + c_g in f32 ([rows × cols]). */
   dequantized: Float32Array;
 }
@@ -37,9 +38,23 @@ export interface UintBWeights {
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 const gcd = (a: number, b: number): number => b ? gcd(b, a % b) : a;
 
-/** Columns one 64-byte load of codes holds: 64 sections of 64 columns, w = 2 (b = 2, 3), 4 or 8 bits each. */
-function uintBBlockColumns(bits: 2 | 3 | 4 | 8): number {
-  return 64 * (8 / (bits === 3 ? 2 : bits));
+/** Where a row's bytes go: blocks of codes (one 64-byte load: sections of 64 columns, w = 2 bits for b = 2, 3,
+ * else b bits each), grouped into superblocks of eight groups (or the whole row) after their 64 metadata bytes. */
+function uintBGeometry(bits: 2 | 3 | 4 | 8, cp: number, group: number) {
+  const blockCols = 64 * (8 / (bits === 3 ? 2 : bits)), blockBytes = bits === 3 ? 96 : 64;
+  const blocks = cp / blockCols, sbBlocks = Math.min(8 * group, cp) / blockCols;
+  const superblocks = Math.ceil(blocks / sbBlocks), sbBytes = 64 + sbBlocks * blockBytes;
+  return {
+    blockBytes,
+    rowBytes: roundUp(64 * superblocks + blocks * blockBytes, 64),
+    /** byte offset in the row of block `blk` */
+    block: (blk: number) => {
+      const sb = Math.floor(blk / sbBlocks);
+      return sb * sbBytes + 64 + (blk - sb * sbBlocks) * blockBytes;
+    },
+    /** byte offset in the row of group g's (s, c) */
+    meta: (g: number) => Math.floor(g / 8) * sbBytes + 8 * (g % 8),
+  };
 }
 
 /**
@@ -68,10 +83,11 @@ export function prepareUintB(
   if (why) throw new InputError(`uint_b: no kernel for ${why}`);
   const b = bits as 2 | 3 | 4 | 8;
   // the quantizer's groups (per row: ⌈cols/G⌉, or one, or one for the whole tensor) in padded columns
-  const G = typeof groupSize === "number" ? groupSize : 0, blockCols = uintBBlockColumns(b);
+  const G = typeof groupSize === "number" ? groupSize : 0, blockCols = 64 * (8 / (b === 3 ? 2 : b));
   const cp = roundUp(cols, G ? (blockCols * G) / gcd(blockCols, G) : blockCols);
   const group = G || cp, groups = cp / group, perRow = G ? Math.ceil(cols / G) : 1;
-  const meta = new Float32Array(rows * groups * 2);
+  const geo = uintBGeometry(b, cp, group), rowBytes = geo.rowBytes;
+  const packed = new Uint8Array(rows * rowBytes), meta = new Float32Array(packed.buffer);
   const S = q.meta.scales, Z = q.meta.zeros, rec = q.reconstruction;
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < groups; g++) {
@@ -81,20 +97,20 @@ export function prepareUintB(
       if (rec.kind === "scaled") (s = Math.fround(S[src] * rec.unit), c = Math.fround(-rec.center * s));
       else if (rec.kind === "min_plus") (s = S[src] > 0 ? S[src] : 0, c = Z![src]);
       else (s = S[src], c = Math.fround(-Z![src] * S[src]));
-      meta[2 * (r * groups + g)] = s;
-      meta[2 * (r * groups + g) + 1] = c;
+      const m = (r * rowBytes + geo.meta(g)) / 4;
+      meta[m] = s;
+      meta[m + 1] = c;
     }
   }
   // a block: byte j holds column 64·i + j of the block in bits w·i … (w = 2 for b = 2, 3); b = 3 then has four
   // 64-bit words, bit j of word i the third bit of column 64·i + j
-  const w = b === 3 ? 2 : b, blockBytes = b === 3 ? 96 : 64, rowBytes = (cp / blockCols) * blockBytes;
-  const packed = new Uint8Array(rows * rowBytes);
+  const w = b === 3 ? 2 : b;
   const dequantized = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < cols; k++) {
-      const code = q.symbols[r * cols + k], g = Math.floor(k / group), m = 2 * (r * groups + g);
+      const code = q.symbols[r * cols + k], m = (r * rowBytes + geo.meta(Math.floor(k / group))) / 4;
       dequantized[r * cols + k] = Math.fround(Math.fround(meta[m] * code) + meta[m + 1]);
-      const o = r * rowBytes + Math.floor(k / blockCols) * blockBytes, i = Math.floor((k % blockCols) / 64), j = k % 64;
+      const o = r * rowBytes + geo.block(Math.floor(k / blockCols)), i = Math.floor((k % blockCols) / 64), j = k % 64;
       packed[o + j] |= (code & ((1 << w) - 1)) << (w * i);
       if (b === 3) packed[o + 64 + 8 * i + (j >> 3)] |= ((code >> 2) & 1) << (j & 7);
     }
@@ -106,9 +122,9 @@ export function prepareUintB(
     cols,
     cp,
     group,
-    bytes: packed.length + 4 * meta.length,
+    bytes: packed.length,
+    rowBytes,
     packed,
-    meta,
     dequantized,
   };
 }
@@ -120,10 +136,9 @@ export function tsUintBGemv(p: UintBWeights, x: Float32Array, y: Float32Array, b
 
 /** A copy of prepared weights in 64-byte-aligned arrays (the C path's loads; also a benchmark's DRAM copies). */
 export function alignedUintB(p: UintBWeights): UintBWeights {
-  const packed = alignedArray(Uint8Array, p.packed.length), meta = alignedArray(Float32Array, p.meta.length);
+  const packed = alignedArray(Uint8Array, p.packed.length);
   packed.set(p.packed);
-  meta.set(p.meta);
-  return { ...p, packed, meta };
+  return { ...p, packed };
 }
 
 /** The C kernel (kernels/c/gemv_uintb.c), with weights in 64-byte-aligned arrays. */
@@ -140,7 +155,6 @@ export function cUintBGemv(lib: NativeLib) {
       lib.sb_quantize_acts(x, batch, BigInt(p.cols), BigInt(p.cp), a.xu, a.sx);
       const rc = lib.sb_gemv_uintb(
         p.packed,
-        p.meta,
         p.bits,
         BigInt(p.group),
         a.xu,

@@ -50,7 +50,10 @@ Deno.test("uint_b: the format's Ŵ is the quantizer's dequantize() (every method
           assert.ok(Math.abs(p.dequantized[i] - ref[i]) <= 1e-6 * scale, `${method} b${bits} g${group} @${i}`);
         }
         assert.equal(p.cp % 64, 0);
-        assert.equal(p.bytes, (rows * p.cp * bits) / 8 + 8 * rows * (p.cp / p.group));
+        // a row: the payload and 64 bytes of (s, c) per eight groups, padded to 64 bytes
+        const payload = (p.cp * bits) / 8, metaBytes = 64 * Math.ceil(p.cp / p.group / 8);
+        assert.equal(p.rowBytes, Math.ceil((payload + metaBytes) / 64) * 64);
+        assert.equal(p.bytes, rows * p.rowBytes);
       },
     ),
     { numRuns: 150 },
