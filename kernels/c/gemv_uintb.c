@@ -43,13 +43,27 @@
 #ifndef SB_PF_UB
 #define SB_PF_UB 2048
 #endif
-#ifndef SB_UB_ROWS_B2 /* rows at once for two tokens */
-#define SB_UB_ROWS_B2 2
+/* 2–16 tokens: the same prefetch in the pass that reads a row from memory first, and rows at once for two tokens,
+   three or four, and more (in passes of four tokens). The batched paths had none and were memory-latency-bound,
+   not compute-bound: Zen 5, one thread, 3 bits, groups of 128 (interleaved A/B, 2026-12-07), 4096² at 2 / 4 / 16
+   tokens 0.29 / 0.41 / 1.51 ms without prefetch (two rows, one, two), 0.22 / 0.35 / 1.19 ms with it (four, two,
+   two); 4096×11008 at 2 bits, 2 / 3 / 8 tokens: 0.92 / 1.63 / 2.04 → 0.41 / 0.65 / 1.58 ms. */
+#ifndef SB_PF_UB_BATCH
+#define SB_PF_UB_BATCH 2048
+#endif
+#ifndef SB_UB_ROWS_B2
+#define SB_UB_ROWS_B2 4
+#endif
+#ifndef SB_UB_ROWS_B4
+#define SB_UB_ROWS_B4 2
+#endif
+#ifndef SB_UB_ROWS_B8
+#define SB_UB_ROWS_B8 2
 #endif
 
 typedef struct {
   const uint8_t *weights; /* rows × row_stride bytes: each row a run of superblocks (see the layout above) */
-  int64_t row_stride, sb_bytes, sb_blocks, superblocks, blocks;
+  int64_t row_stride, sb_bytes, sb_blocks, blocks;
   const int8_t *xs; /* B × cp signed activations */
   const float *xsum2; /* B × m2: (0, Σ x̂ of group g) for each group, zero-padded to m2 (a multiple of 16) floats */
   const float *sx;
@@ -114,67 +128,70 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
   __m512i a[4][MAXB];
   for (int k = 0; k < R; k++)
     for (int b = 0; b < B; b++) f[k][b] = _mm512_setzero_ps(), a[k][b] = _mm512_setzero_si512();
-  for (int64_t sb = 0, t = 0; sb < c->superblocks; sb++) {
-    const float *m[4];
-    const uint8_t *p[4];
+  /* one flat loop over the row's blocks, a byte offset walking every row alike and a counter crossing into the
+     next superblock (nested loops over superblocks and their blocks, or pointers per row and superblock, ran the
+     batched copies up to 20 % slower) */
+  int64_t moff = 0, off = 64, j = 0, left = spg, g = 0; /* g: the group in the superblock (groups of 32: section) */
+#define UB_SUPERBLOCK_OFFSETS(SB)                                                                              \
+  for (int k = 0; k < R; k++) SB_PREFETCH(rb[k] + moff, pf); /* the blocks' prefetches never land on it */      \
+  for (int b = 0; b < B; b++) { /* its offsets Σ_g c_g·Σ x̂_g at once: eight (s, c) pairs times (0, Σ x̂) */      \
+    const __m512 xv = _mm512_load_ps(c->xsum2 + (b0 + b) * c->m2 + 16 * (SB));                                 \
+    for (int k = 0; k < R; k++) f[k][b] = _mm512_fmadd_ps(_mm512_loadu_ps((const float *)(rb[k] + moff)), xv, f[k][b]); \
+  }
+  UB_SUPERBLOCK_OFFSETS(0)
+  for (int64_t blk = 0; blk < c->blocks; blk++, off += bb) {
+    if (j == c->sb_blocks) {
+      moff = off, off += 64, j = 0, left = spg, g = 0;
+      UB_SUPERBLOCK_OFFSETS(blk / c->sb_blocks)
+    }
+    j++;
+    __m512i v[4];
     for (int k = 0; k < R; k++) {
-      m[k] = (const float *)(rb[k] + sb * c->sb_bytes), p[k] = rb[k] + sb * c->sb_bytes + 64;
-      SB_PREFETCH(m[k], pf); /* the metadata line: the blocks' prefetches below never land on it */
+      SB_PREFETCH(rb[k] + off, pf);
+      if (bits == 3) SB_PREFETCH(rb[k] + off + 64, pf); /* a 96-byte block: its second line too */
+      v[k] = _mm512_loadu_si512((const void *)(rb[k] + off));
     }
-    /* the superblock's offsets Σ_g c_g·Σ x̂_g at once: its eight (s, c) pairs times (0, Σ x̂) */
-    for (int b = 0; b < B; b++) {
-      const __m512 xv = _mm512_load_ps(c->xsum2 + (b0 + b) * c->m2 + 16 * sb);
-      for (int k = 0; k < R; k++) f[k][b] = _mm512_fmadd_ps(_mm512_loadu_ps(m[k]), xv, f[k][b]);
-    }
-    const int64_t nb = sb + 1 < c->superblocks ? c->sb_blocks : c->blocks - sb * c->sb_blocks;
-    int64_t left = spg, g = 0; /* sections left in the superblock's group g */
-    for (int64_t blk = 0; blk < nb; blk++) {
-      __m512i v[4];
-      for (int k = 0; k < R; k++) {
-        SB_PREFETCH(p[k] + blk * bb, pf);
-        if (bits == 3) SB_PREFETCH(p[k] + blk * bb + 64, pf); /* a 96-byte block: its second line too */
-        v[k] = _mm512_loadu_si512((const void *)(p[k] + blk * bb));
-      }
 #pragma GCC unroll 4
-      for (int i = 0; i < spb; i++, t++) {
-        __m512i x[MAXB];
-        for (int b = 0; b < B; b++) x[b] = _mm512_load_si512((const void *)(c->xs + (b0 + b) * c->cp + t * 64));
+    for (int i = 0; i < spb; i++) {
+      const int64_t t = blk * spb + i;
+      __m512i x[MAXB];
+      for (int b = 0; b < B; b++) x[b] = _mm512_load_si512((const void *)(c->xs + (b0 + b) * c->cp + t * 64));
+      for (int k = 0; k < R; k++) {
+        const __m512i q = section_avx512(v[k], rb[k] + off, bits, i);
+        for (int b = 0; b < B; b++) a[k][b] = _mm512_dpbusd_epi32(a[k][b], q, x[b]);
+      }
+      if (c->group == 32) {
         for (int k = 0; k < R; k++) {
-          const __m512i q = section_avx512(v[k], p[k] + blk * bb, bits, i);
-          for (int b = 0; b < B; b++) a[k][b] = _mm512_dpbusd_epi32(a[k][b], q, x[b]);
+          const float *mk = (const float *)(rb[k] + moff) + 4 * g;
+          const __m512 sv = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(mk[0]), _mm512_set1_ps(mk[2]));
+          for (int b = 0; b < B; b++)
+            f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
         }
-        if (c->group == 32) {
-          for (int k = 0; k < R; k++) {
-            const float *mk = m[k] + 4 * (blk * spb + i);
-            const __m512 sv = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(mk[0]), _mm512_set1_ps(mk[2]));
-            for (int b = 0; b < B; b++)
-              f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
-          }
-        } else if (--left == 0) {
-          for (int k = 0; k < R; k++) {
-            const __m512 sv = _mm512_set1_ps(m[k][2 * g]);
-            for (int b = 0; b < B; b++)
-              f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
-          }
-          left = spg, g++;
+        g++;
+      } else if (--left == 0) {
+        for (int k = 0; k < R; k++) {
+          const __m512 sv = _mm512_set1_ps(((const float *)(rb[k] + moff))[2 * g]);
+          for (int b = 0; b < B; b++)
+            f[k][b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[k][b]), sv, f[k][b]), a[k][b] = _mm512_setzero_si512();
         }
+        left = spg, g++;
       }
     }
   }
+#undef UB_SUPERBLOCK_OFFSETS
   for (int k = 0; k < R; k++) /* k < R, not k < n: a runtime bound would keep the accumulators in memory */
     if (k < n)
       for (int b = 0; b < B; b++) c->Y[(b0 + b) * c->rows + row[k]] = _mm512_reduce_add_ps(f[k][b]) * c->sx[b0 + b];
 }
 
-/* Rows [r0, r1) for B tokens at BITS bits, the R·B accumulators in registers: one token four rows at once with the
-   software prefetch above; two tokens two rows; three or four tokens one row; more two rows, four tokens a pass
-   (tokens 4–7 and on in further passes over the same two rows, read again from the cache). Zen 5, 4096², groups of
-   128, one thread, median of 24 (2026-12-07): two tokens 0.17–0.22 ms with two rows vs 0.23–0.35 with four; four
-   tokens 0.30–0.39 ms with one row vs 0.40–0.64 with two; eight tokens 0.72–0.99 ms in two-row passes vs 0.90–1.40
-   one row with all eight. One function per (bits, B), not inlined into one dispatcher: a single function holding
-   every copy spilled its accumulators to the stack. */
+/* Rows [r0, r1) for B tokens at BITS bits, the R·B accumulators in registers: one token four rows at once; two
+   tokens four rows; three or four tokens two rows; more two rows, four tokens a pass (tokens 4–7 and on in further
+   passes over the same two rows, read again from the cache), each first pass with software prefetch (above).
+   Before the batch prefetch (Zen 5, 4096², groups of 128, one thread, median of 24, 2026-12-07) eight tokens took
+   0.72–0.99 ms in two-row passes vs 0.90–1.40 one row with all eight. One function per (bits, B), not inlined into
+   one dispatcher: a single function holding every copy spilled its accumulators to the stack. */
 #define UB_TOKENS(R, B, BITS) \
-  (ub_rows_tpl(c, r, q, n, R, 0, B < 4 ? B : 4, BITS, 0), \
+  (ub_rows_tpl(c, r, q, n, R, 0, B < 4 ? B : 4, BITS, SB_PF_UB_BATCH), \
    B > 4 ? ub_rows_tpl(c, r, q, n, R, 4, B < 8 ? B - 4 : 4, BITS, 0) : (void)0, \
    B > 8 ? ub_rows_tpl(c, r, q, n, R, 8, B < 12 ? B - 8 : 4, BITS, 0) : (void)0, \
    B > 12 ? ub_rows_tpl(c, r, q, n, R, 12, B - 12, BITS, 0) : (void)0)
@@ -182,9 +199,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
   __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static void ub_range_##BITS##_##B(           \
       const ub_ctx *c, int64_t r0, int64_t r1) {                                                                \
     if (B == 1) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, 0, 1, BITS, SB_PF_UB));                     \
-    else if (B == 2) FOR_ROW_GROUPS(SB_UB_ROWS_B2, r0, r1, ub_rows_tpl(c, r, q, n, SB_UB_ROWS_B2, 0, 2, BITS, 0)); \
-    else if (B <= 4) FOR_ROW_GROUPS(1, r0, r1, ub_rows_tpl(c, r, q, n, 1, 0, B, BITS, 0));                       \
-    else FOR_ROW_GROUPS(2, r0, r1, UB_TOKENS(2, B, BITS));                                                       \
+    else if (B == 2) FOR_ROW_GROUPS(SB_UB_ROWS_B2, r0, r1, ub_rows_tpl(c, r, q, n, SB_UB_ROWS_B2, 0, 2, BITS, SB_PF_UB_BATCH)); \
+    else if (B <= 4) FOR_ROW_GROUPS(SB_UB_ROWS_B4, r0, r1, ub_rows_tpl(c, r, q, n, SB_UB_ROWS_B4, 0, B, BITS, SB_PF_UB_BATCH));                       \
+    else FOR_ROW_GROUPS(SB_UB_ROWS_B8, r0, r1, UB_TOKENS(SB_UB_ROWS_B8, B, BITS));                               \
   }
 #define UB_RANGES(BITS)                                                                                         \
   UB_RANGE(BITS, 1) UB_RANGE(BITS, 2) UB_RANGE(BITS, 3) UB_RANGE(BITS, 4) UB_RANGE(BITS, 5) UB_RANGE(BITS, 6)    \
@@ -300,7 +317,7 @@ int32_t sb_gemv_uintb(const uint8_t *weights, int32_t bits, int64_t group, const
   const int64_t sb_blocks = (8 * group < cp ? 8 * group : cp) / block_cols, superblocks = (blocks + sb_blocks - 1) / sb_blocks;
   const int64_t sb_bytes = 64 + sb_blocks * block_bytes(bits);
   const int64_t row_stride = (64 * superblocks + blocks * block_bytes(bits) + 63) / 64 * 64;
-  ub_ctx c = {weights, row_stride, sb_bytes, sb_blocks, superblocks, blocks, xs, xsum2, sx, Y, rows, cp, group, groups, m2, bits, B};
+  ub_ctx c = {weights, row_stride, sb_bytes, sb_blocks, blocks, xs, xsum2, sx, Y, rows, cp, group, groups, m2, bits, B};
   parallel_rows(ub_rows, &c, rows, threads);
   free(xs);
   free(xsum2);
