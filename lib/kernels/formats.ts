@@ -47,12 +47,30 @@ export interface Fp32Weights extends PreparedBase<"fp32"> {
 
 export interface Int8Weights extends PreparedBase<"int8"> {
   payloadBits: 8;
-  /** [rows × cp] signed codes. */
-  q: Int8Array;
-  /** f32 scale per row and 64 columns. */
-  scale: Float32Array;
+  /** rows × rowBytes: each row superblocks of 16 groups of 64 columns — the groups' f32 scales (64 bytes), then
+   * their 16 × 64 signed codes, so a row is one memory stream (kernels/c/gemv.c; `int8Planes` splits them). */
+  blocks: Uint8Array;
+  rowBytes: number;
   /** Σ_g s_g·128·Σq_g per row (removes the +128 activation bias). */
   rowBias: Float32Array;
+}
+
+/** Byte offsets in an int8 row of group g's 64 codes and of its scale. */
+export const int8CodesOffset = (g: number): number => 64 * (g + Math.floor(g / 16) + 1);
+export const int8ScaleOffset = (g: number): number => 64 * 17 * Math.floor(g / 16) + 4 * (g % 16);
+
+/** int8 weights as two plain arrays: codes [rows × cp] and scales [rows × cp/64] (the WGSL kernel's buffers). */
+export function int8Planes(p: Int8Weights): { q: Int8Array; scale: Float32Array } {
+  const groups = p.cp / 64, q = new Int8Array(p.rows * p.cp), scale = new Float32Array(p.rows * groups);
+  const view = new DataView(p.blocks.buffer, p.blocks.byteOffset, p.blocks.byteLength);
+  for (let r = 0; r < p.rows; r++) {
+    for (let g = 0; g < groups; g++) {
+      const row = r * p.rowBytes;
+      q.set(new Int8Array(p.blocks.buffer, p.blocks.byteOffset + row + int8CodesOffset(g), 64), r * p.cp + g * 64);
+      scale[r * groups + g] = view.getFloat32(row + int8ScaleOffset(g), true);
+    }
+  }
+  return { q, scale };
 }
 
 /** The per-row scale and Σw every ternary format keeps. */
@@ -205,18 +223,21 @@ export function prepareWeights(
           `${rec.kind} reconstruction, group size ${codes.groupSize})`,
       );
     }
-    const cp = roundUp(cols, 64), groups = cp / 64;
-    const q = new Int8Array(rows * cp), rowBias = new Float32Array(rows);
+    const cp = roundUp(cols, 64), groups = cp / 64, rowBytes = 64 * (groups + Math.ceil(groups / 16));
+    const blocks = new Uint8Array(rows * rowBytes), rowBias = new Float32Array(rows);
+    const signed = new Int8Array(blocks.buffer), view = new DataView(blocks.buffer);
     const scale = Float32Array.from(qz.meta.scales, (s) => Math.fround(s * rec.unit));
     for (let r = 0; r < rows; r++) {
       let bias = 0; // Σ_g s_g·128·Σq_g: what the +128 activation bias adds to the row's dot product
       for (let g = 0; g < groups; g++) {
+        const at = r * rowBytes + int8CodesOffset(g);
         let sum = 0;
         for (let k = g * 64; k < Math.min(cols, (g + 1) * 64); k++) {
           const v = qz.symbols[r * cols + k] - 127;
-          q[r * cp + k] = v;
+          signed[at + k - g * 64] = v;
           sum += v;
         }
+        view.setFloat32(r * rowBytes + int8ScaleOffset(g), scale[r * groups + g], true);
         bias += scale[r * groups + g] * 128 * sum;
       }
       rowBias[r] = bias;
@@ -226,11 +247,11 @@ export function prepareWeights(
       rows,
       cols,
       cp,
-      bytes: q.length + 4 * rows * groups + 4 * rows,
+      bytes: blocks.length + 4 * rows,
       payloadBits: 8,
       dequantized: qz.dequantize(),
-      q,
-      scale,
+      blocks,
+      rowBytes,
       rowBias,
     };
   }

@@ -7,6 +7,7 @@ const sparse = (w: WeightMatrix, s: number) => kernelCodes("sparse_ternary", w, 
 import { InputError } from "../errors.ts";
 import { seededGaussian } from "../random.ts";
 import {
+  int8Planes,
   MAX_BATCH,
   prepareWeights,
   SPARSE_BLOCK,
@@ -80,4 +81,25 @@ Deno.test("sparse_ternary: the columns layout refused past 65536 columns", () =>
   const w = { name: "wide", rows: 1, cols: 65537, data: new Float32Array(65537) };
   assert.throws(() => prepareWeights("sparse_ternary", sparse(w, 0.99), { sparseLayout: "columns" }), InputError);
   assert.equal(prepareWeights("sparse_ternary", sparse(w, 0.99)).layout, "blocks");
+});
+
+Deno.test("int8 superblocks: every group's codes and scale where the offsets say (ragged widths, partial last block)", () => {
+  for (const cols of [1, 64, 100, 1024, 1088, 2500]) {
+    const rows = 3, w = { name: "w", rows, cols, data: seededGaussian(rows * cols, cols, 1) };
+    const codes = kernelCodes("int8", w), p = prepareWeights("int8", codes);
+    if (codes.kind !== "quant") throw new Error("int8 codes are a quantizer's");
+    const groups = p.cp / 64, { q, scale } = int8Planes(p), unit = codes.q.reconstruction;
+    assert.equal(p.rowBytes, 64 * groups + 64 * Math.ceil(groups / 16));
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < p.cp; k++) {
+        assert.equal(q[r * p.cp + k], k < cols ? codes.q.symbols[r * cols + k] - 127 : 0, `r${r} k${k}`);
+      }
+      for (let g = 0; g < groups; g++) {
+        const expected: number = unit.kind === "scaled"
+          ? Math.fround(codes.q.meta.scales[r * groups + g] * unit.unit)
+          : NaN;
+        assert.equal(scale[r * groups + g], expected, `r${r} g${g}`);
+      }
+    }
+  }
 });

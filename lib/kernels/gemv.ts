@@ -144,7 +144,7 @@ export function cGemv(name: KernelName, lib: NativeLib): SyncGemvKernel {
           return fn(p.rowOff, perRow, entries, p.scale, p.wsum, a.xu, a.sx, xt, y, rows, cp, batch, threads);
         }
         case "int8":
-          return lib.sb_gemv_int8(p.q, p.scale, p.rowBias, a.xu, a.sx, y, rows, cp, batch, threads);
+          return lib.sb_gemv_int8(p.blocks, p.rowBias, a.xu, a.sx, y, rows, cp, batch, threads);
         case "ternary2":
           return lib.sb_gemv_ternary2(p.packed, p.scale, p.wsum, a.xu, a.sx, y, rows, cp, batch, threads);
         case "ternary_base3":

@@ -42,7 +42,7 @@ const SYMBOLS = {
   sb_gemv_level: { parameters: ["i32"], result: "i32" },
   sb_gemv_f32: { parameters: ["buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"], result: "void" },
   sb_gemv_int8: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"],
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64", "i32", "i32"],
     result: "void",
   },
   sb_gemv_ternary2: {

@@ -13,7 +13,7 @@
  */
 import { InputError } from "../errors.ts";
 import { BASE3_DECODE } from "./base3_code.ts";
-import { type KernelName, type PreparedWeights, prepareWeights, quantizeActivations } from "./formats.ts";
+import { int8Planes, type KernelName, type PreparedWeights, prepareWeights, quantizeActivations } from "./formats.ts";
 import { type AsyncGemvKernel, checkGemvArgs } from "./gemv.ts";
 
 export const WEBGPU_KERNELS = ["int8", "ternary2", "ternary_base3"] as const satisfies readonly KernelName[];
@@ -141,7 +141,10 @@ export class WebGpuRunner {
     const kernel: WebGpuKernelName = p.kernel;
     const rowBytes = p.kernel === "int8" ? p.cp : p.kernel === "ternary2" ? p.cp / 4 : p.bytesPerRow;
     const groups = p.kernel === "int8" ? p.cp / 64 : 1;
-    const data = p.kernel === "int8" ? new Uint8Array(p.q.buffer, p.q.byteOffset, p.q.byteLength) : p.packed;
+    // the WGSL int8 kernel reads codes and scales from two buffers
+    const { data, scales } = p.kernel === "int8"
+      ? ((pl) => ({ data: new Uint8Array(pl.q.buffer), scales: pl.scale }))(int8Planes(p))
+      : { data: p.packed, scales: p.scale };
     const perChunk = Math.floor(this.maxBindingBytes / Math.max(rowBytes, 4 * groups));
     if (perChunk < 1) {
       throw new InputError(`one row (${rowBytes} bytes) exceeds the binding limit ${this.maxBindingBytes}`);
@@ -153,7 +156,7 @@ export class WebGpuRunner {
         row0,
         rows,
         w: this.buffer(data.subarray(row0 * rowBytes, (row0 + rows) * rowBytes), GPUBufferUsage.STORAGE),
-        scale: this.buffer(p.scale.subarray(row0 * groups, (row0 + rows) * groups), GPUBufferUsage.STORAGE),
+        scale: this.buffer(scales.subarray(row0 * groups, (row0 + rows) * groups), GPUBufferUsage.STORAGE),
       });
     }
     return {
