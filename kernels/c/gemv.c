@@ -224,31 +224,31 @@ typedef struct {
 static inline int64_t i8_codes_off(int64_t g) { return 64 * (g + g / 16 + 1); }
 static inline int64_t i8_scale_off(int64_t g) { return 64 * 17 * (g / 16) + 4 * (g % 16); }
 
-/* Batch 1: rows r, r + stride, … (n ≤ SB_I8_ROWS of them; missing ones re-read row r and are not
-   written) — separate DRAM streams that share each activation load. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_b1_vnni(const int_ctx *c, int64_t r,
-                                                                                  int64_t stride, int n) {
+/* Batch 1: rows r, r + stride, … (n ≤ R of them, R a compile-time constant ≤ 8; missing ones re-read row r and
+   are not written) — separate DRAM streams that share each activation load. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void i8_rows_b1_vnni(
+    const int_ctx *c, int64_t r, int64_t stride, int n, const int R) {
   const int64_t groups = c->cp / 64;
   /* rows longer than a 4 KB page: software prefetch 2 KB ahead (measured +12–20 % at 11008 columns); shorter rows:
      the hardware prefetcher alone (prefetching measured slower at 4096 columns) */
   const int64_t pf = c->cp > 4096 ? SB_PF_I8_LONG : sb_on_intel() ? SB_PF_I8_INTEL : SB_PF_I8;
   SB_PREFETCH_ROW_VALUES(c->row_bias, r, stride, n);
-  const uint8_t *w[SB_I8_ROWS];
-  __m512 f[SB_I8_ROWS];
+  const uint8_t *w[8];
+  __m512 f[8];
 #pragma GCC unroll 8
-  for (int i = 0; i < SB_I8_ROWS; i++) {
+  for (int i = 0; i < R; i++) {
     w[i] = (const uint8_t *)c->w + (r + (i < n ? i : 0) * stride) * c->row_stride, f[i] = _mm512_setzero_ps();
   }
   for (int64_t g = 0, off = 0, moff = 0; g < groups; g++, off += 64) {
     if ((g & 15) == 0) { /* a superblock: its scales' line, which the codes' prefetches never land on */
       moff = off, off += 64;
 #pragma GCC unroll 8
-      for (int i = 0; i < SB_I8_ROWS; i++) SB_PREFETCH(w[i] + moff, pf);
+      for (int i = 0; i < R; i++) SB_PREFETCH(w[i] + moff, pf);
     }
     __m512i x = _mm512_loadu_si512((const void *)(c->xu + g * 64));
     __asm__("" : "+v"(x)); /* one load for every row, not folded into each vpdpbusd */
 #pragma GCC unroll 8
-    for (int i = 0; i < SB_I8_ROWS; i++) {
+    for (int i = 0; i < R; i++) {
       SB_PREFETCH(w[i] + off, pf);
       const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, _mm512_loadu_si512((const void *)(w[i] + off)));
       f[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(((const float *)(w[i] + moff))[g & 15]), f[i]);
@@ -322,7 +322,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
    as row_bias = Σ_g s_g·128·Σq_g, precomputed with the weights (4 bytes a row, not 4 a group). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   if (c->B == 1) { /* the decode case */
-    FOR_ROW_GROUPS(SB_I8_ROWS, r0, r1, i8_rows_b1_vnni(c, r, q, n));
+    if (sb_on_intel()) FOR_ROW_GROUPS(SB_I8_ROWS_INTEL, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_INTEL));
+    else if (c->cp > 4096) FOR_ROW_GROUPS(SB_I8_ROWS_LONG, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_LONG));
+    else FOR_ROW_GROUPS(SB_I8_ROWS, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS));
     return;
   }
   BY_BATCH(i8_batch_vnni, c, r0, r1)

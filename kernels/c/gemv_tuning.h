@@ -18,8 +18,17 @@
 #ifndef SB_PF_I8_LONG /* int8 batch 1, rows over 4 KB */
 #define SB_PF_I8_LONG 2048
 #endif
-#ifndef SB_I8_ROWS
-#define SB_I8_ROWS 4
+#ifndef SB_I8_ROWS /* int8 batch 1 on Zen 5: rows at once up to 4096 columns; longer rows SB_I8_ROWS_LONG. Interleaved A/B,
+                       one thread, three rounds (2026-12-07): four rows at every width 0.48–0.57 / 1.31–1.56 /
+                       1.45–1.57 ms at 4096² / 11008×4096 / 4096×11008, two and three 0.45–0.53 / 1.24–1.35 /
+                       1.33–1.43 ms (two at every width: 0.46–0.51 / 1.25–1.35 / 1.39–1.48) */
+#define SB_I8_ROWS 2
+#endif
+#ifndef SB_I8_ROWS_LONG
+#define SB_I8_ROWS_LONG 3
+#endif
+#ifndef SB_I8_ROWS_INTEL /* Ice Lake-SP: four rows, 0.97–1.02 of the bandwidth there (bench-2026-12-03f; not re-measured) */
+#define SB_I8_ROWS_INTEL 4
 #endif
 #ifndef SB_F32_ROWS /* fp32 batch 1: rows at once (1: one row at a time) */
 #define SB_F32_ROWS 4

@@ -142,6 +142,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "GEMV kernels, rows over 4096 columns at batch 1 (int8's row count for long rows) equal the TS reference",
+  ignore: !lib,
+  fn() {
+    const top = lib!.sb_gemv_level(-1);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 11 }),
+        fc.integer({ min: 4097, max: 4700 }),
+        fc.nat(1000),
+        fc.integer({ min: 1, max: 2 }),
+        (rows, cols, seed, threads) => {
+          for (const intel of [0, 1]) {
+            const before = lib!.sb_tuning(intel);
+            try {
+              compare(rows, cols, 1, seed, threads, top);
+            } finally {
+              lib!.sb_tuning(before);
+            }
+          }
+        },
+      ),
+      { numRuns: 6 },
+    );
+  },
+});
+
+Deno.test({
   name: "GEMV kernels: zero weights and zero activations give exact zeros",
   ignore: !lib,
   fn() {
