@@ -38,14 +38,16 @@ export interface UintBWeights {
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 const gcd = (a: number, b: number): number => b ? gcd(b, a % b) : a;
 
-/** Where a row's bytes go: blocks of codes (one 64-byte load: sections of 64 columns, w = 2 bits for b = 2, 3,
- * else b bits each), grouped into superblocks of eight groups (or the whole row) after their 64 metadata bytes. */
+/** Columns one 64-byte load of codes holds: sections of 64 columns, w = 2 bits (b = 2, 3), else b bits each. */
+const blockColumns = (bits: 2 | 3 | 4 | 8): number => 64 * (8 / (bits === 3 ? 2 : bits));
+
+/** Where a row's bytes go: its blocks of codes (64 bytes, 96 at 3 bits) grouped into superblocks of eight groups
+ * (or the whole row), each after its 64 metadata bytes. */
 function uintBGeometry(bits: 2 | 3 | 4 | 8, cp: number, group: number) {
-  const blockCols = 64 * (8 / (bits === 3 ? 2 : bits)), blockBytes = bits === 3 ? 96 : 64;
+  const blockCols = blockColumns(bits), blockBytes = bits === 3 ? 96 : 64;
   const blocks = cp / blockCols, sbBlocks = Math.min(8 * group, cp) / blockCols;
   const superblocks = Math.ceil(blocks / sbBlocks), sbBytes = 64 + sbBlocks * blockBytes;
   return {
-    blockBytes,
     rowBytes: roundUp(64 * superblocks + blocks * blockBytes, 64),
     /** byte offset in the row of block `blk` */
     block: (blk: number) => {
@@ -83,7 +85,7 @@ export function prepareUintB(
   if (why) throw new InputError(`uint_b: no kernel for ${why}`);
   const b = bits as 2 | 3 | 4 | 8;
   // the quantizer's groups (per row: ⌈cols/G⌉, or one, or one for the whole tensor) in padded columns
-  const G = typeof groupSize === "number" ? groupSize : 0, blockCols = 64 * (8 / (b === 3 ? 2 : b));
+  const G = typeof groupSize === "number" ? groupSize : 0, blockCols = blockColumns(b);
   const cp = roundUp(cols, G ? (blockCols * G) / gcd(blockCols, G) : blockCols);
   const group = G || cp, groups = cp / group, perRow = G ? Math.ceil(cols / G) : 1;
   const geo = uintBGeometry(b, cp, group), rowBytes = geo.rowBytes;
