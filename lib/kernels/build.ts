@@ -39,6 +39,36 @@ export interface BuildResult {
   flags: string[];
 }
 
+/** Compile kernels/c/*.c with gcc and `flags` into the shared library at `lib` (written whole, then renamed). */
+export async function compileLibrary(lib: string, flags: readonly string[]): Promise<void> {
+  const args = [
+    ...flags,
+    "-shared",
+    "-fPIC",
+    "-std=c11",
+    "-Wall",
+    "-Wextra",
+    // never unloaded: the kernels' worker pool keeps threads in the library's code and static state, and a
+    // handle's close (each `deno test` file's isolate closes its own) unmapped it under them — a later dlopen
+    // then re-initialised the pool's condition variable beside the old threads (hangs, heap corruption)
+    "-Wl,-z,nodelete",
+    "-o",
+    `${lib}.tmp`,
+    ...await sources(),
+    "-lm",
+    "-lpthread",
+    "-ldl",
+  ];
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("gcc", { args, stdout: "piped", stderr: "piped" }).output();
+  } catch {
+    throw new InputError("gcc not found: install it (apt-get install gcc) to build the C kernels");
+  }
+  if (!out.success) throw new Error(`gcc failed for ${lib}:\n${new TextDecoder().decode(out.stderr)}`);
+  await Deno.rename(`${lib}.tmp`, lib);
+}
+
 /** Compile every variant whose library is missing or older than a source. */
 export async function buildKernels(opts: { force?: boolean; quiet?: boolean } = {}): Promise<BuildResult[]> {
   const srcs = await sources();
@@ -47,24 +77,6 @@ export async function buildKernels(opts: { force?: boolean; quiet?: boolean } = 
   const results: BuildResult[] = [];
   for (const [variant, flags] of Object.entries(VARIANTS) as [Variant, readonly string[]][]) {
     const lib = libraryPath(variant);
-    const args = [
-      ...flags,
-      "-shared",
-      "-fPIC",
-      "-std=c11",
-      "-Wall",
-      "-Wextra",
-      // never unloaded: the kernels' worker pool keeps threads in the library's code and static state, and a
-      // handle's close (each `deno test` file's isolate closes its own) unmapped it under them — a later dlopen
-      // then re-initialised the pool's condition variable beside the old threads (hangs, heap corruption)
-      "-Wl,-z,nodelete",
-      "-o",
-      `${lib}.tmp`,
-      ...srcs,
-      "-lm",
-      "-lpthread",
-      "-ldl",
-    ];
     if (!opts.force && (await mtime(lib)) >= newest) {
       results.push({ path: lib, rebuilt: false, flags: [...flags] });
       continue;
@@ -72,14 +84,7 @@ export async function buildKernels(opts: { force?: boolean; quiet?: boolean } = 
     if (!results.some((r) => r.rebuilt) && !opts.quiet) {
       console.error("subbit: building the C kernels with gcc (once, or after a source change: about a minute)…");
     }
-    let out: Deno.CommandOutput;
-    try {
-      out = await new Deno.Command("gcc", { args, stdout: "piped", stderr: "piped" }).output();
-    } catch {
-      throw new InputError("gcc not found: install it (apt-get install gcc) to build the C kernels");
-    }
-    if (!out.success) throw new Error(`gcc failed for ${variant}:\n${new TextDecoder().decode(out.stderr)}`);
-    await Deno.rename(`${lib}.tmp`, lib);
+    await compileLibrary(lib, flags);
     results.push({ path: lib, rebuilt: true, flags: [...flags] });
   }
   return results;
