@@ -336,9 +336,9 @@ static void i8_rows(const void *p, int64_t r0, int64_t r1) {
   const int64_t groups = c->cp / 64;
   int32_t d[MAXB];
   for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *row = (const uint8_t *)c->w + r * c->row_stride;
     float acc[MAXB] = {0};
     for (int64_t g = 0; g < groups; g++) {
-      const uint8_t *row = (const uint8_t *)c->w + r * c->row_stride;
       dots(c->xu, c->cp, c->B, (const int8_t *)(row + i8_codes_off(g)), g * 64, 1, d);
       float s;
       memcpy(&s, row + i8_scale_off(g), sizeof s);
@@ -354,8 +354,8 @@ void sb_gemv_int8(const uint8_t *w, const float *row_bias, const uint8_t *xu, co
   int64_t stride;
   uint8_t *xp = level() == 2 ? sb_padded_rows(xu, B, cp, &stride) : NULL;
   const int64_t groups = cp / 64;
-  int_ctx c = {w,  NULL,       NULL, xu, sx,  Y, rows, cp, B, row_bias, xp ? xp : xu, xp ? stride : cp,
-               NULL, 0, {0}, 64 * (groups + (groups + 15) / 16)};
+  int_ctx c = {w, NULL, NULL, xu, sx, Y, rows, cp, B, row_bias, xp ? xp : xu, xp ? stride : cp, NULL, 0, {0},
+               64 * (groups + (groups + 15) / 16)};
   parallel_rows(i8_rows, &c, rows, threads);
   free(xp);
 }

@@ -263,9 +263,10 @@ static void ub_rows_portable(const ub_ctx *c, int64_t r0, int64_t r1, int avx2) 
       int32_t d[MAXB] = {0};
       for (int64_t h = 0; h < halves_per_group; h++) {
         const int64_t col = g * c->group + 32 * h, t = col / 64;
-        const int64_t blk = t / spb, sb = blk / c->sb_blocks;
-        if (col % 64 == 0)
+        if (col % 64 == 0) {
+          const int64_t blk = t / spb, sb = blk / c->sb_blocks;
           unpack_section_scalar(row + sb * c->sb_bytes + 64 + (blk - sb * c->sb_blocks) * bb, c->bits, (int)(t % spb), q);
+        }
         const uint8_t *qh = q + col % 64;
         for (int b = 0; b < c->B; b++) {
           const int8_t *x = c->xs + b * c->cp + col;

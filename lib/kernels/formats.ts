@@ -64,8 +64,8 @@ export function int8Planes(p: Int8Weights): { q: Int8Array; scale: Float32Array 
   const groups = p.cp / 64, q = new Int8Array(p.rows * p.cp), scale = new Float32Array(p.rows * groups);
   const view = new DataView(p.blocks.buffer, p.blocks.byteOffset, p.blocks.byteLength);
   for (let r = 0; r < p.rows; r++) {
+    const row = r * p.rowBytes;
     for (let g = 0; g < groups; g++) {
-      const row = r * p.rowBytes;
       q.set(new Int8Array(p.blocks.buffer, p.blocks.byteOffset + row + int8CodesOffset(g), 64), r * p.cp + g * 64);
       scale[r * groups + g] = view.getFloat32(row + int8ScaleOffset(g), true);
     }
@@ -190,10 +190,10 @@ export interface PrepareOptions {
   batch?: number;
 }
 
-/** Prepare weights for a kernel from their codes (WeightCodes: the fp32 kernel takes f32, the others a Quantized). */
 /** The prepared-weights variant of one kernel. */
 export type PreparedFor<K extends KernelName> = Extract<PreparedWeights, { kernel: K }>;
 
+/** Prepare weights for a kernel from their codes (WeightCodes: the fp32 kernel takes f32, the others a Quantized). */
 export function prepareWeights<K extends KernelName>(
   kernel: K,
   codes: WeightCodes,

@@ -141,10 +141,15 @@ export class WebGpuRunner {
     const kernel: WebGpuKernelName = p.kernel;
     const rowBytes = p.kernel === "int8" ? p.cp : p.kernel === "ternary2" ? p.cp / 4 : p.bytesPerRow;
     const groups = p.kernel === "int8" ? p.cp / 64 : 1;
-    // the WGSL int8 kernel reads codes and scales from two buffers
-    const { data, scales } = p.kernel === "int8"
-      ? ((pl) => ({ data: new Uint8Array(pl.q.buffer), scales: pl.scale }))(int8Planes(p))
-      : { data: p.packed, scales: p.scale };
+    let data: Uint8Array, scales: Float32Array;
+    if (p.kernel === "int8") { // the WGSL int8 kernel reads codes and scales from two buffers
+      const planes = int8Planes(p);
+      data = new Uint8Array(planes.q.buffer);
+      scales = planes.scale;
+    } else {
+      data = p.packed;
+      scales = p.scale;
+    }
     const perChunk = Math.floor(this.maxBindingBytes / Math.max(rowBytes, 4 * groups));
     if (perChunk < 1) {
       throw new InputError(`one row (${rowBytes} bytes) exceeds the binding limit ${this.maxBindingBytes}`);
