@@ -409,6 +409,44 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_
   }
 }
 
+/* Batch 1 on Zen 5, four rows at once with one accumulator each: codes unpacked to w + 1 ∈ {0, 1, 2} by a shift and
+   a mask, so each row's four dpbusd per block form one dependent chain. Slower than t2_four_rows_vnni from the cache
+   (66 against 94–98 GB/s at 256 × 4096) yet faster from DRAM: interleaved A/B, one thread, three rounds of 40 passes
+   (2026-12-07) 0.86 → 0.90–0.91 of the bandwidth at 4096 × 11008, 0.89–0.90 → 0.92–0.93 at 4096², 0.90–0.91 →
+   0.93–0.94 at 11008 × 4096 (the same with GFNI's one-instruction unpacking, and with two accumulators per row between
+   the two). Intel keeps t2_four_rows_vnni, measured 0.99–1.04 there. Σ w·x = Σ (w + 1)·x − Σ x, as above. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_chains_vnni(const int_ctx *c, int64_t r, int64_t stride, int n) {
+  const int64_t bytes = c->cp / 4;
+  const __m512i three = _mm512_set1_epi8(3);
+  const uint8_t *pk[4];
+  __m512i acc[4];
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; k++) {
+    pk[k] = (const uint8_t *)c->w + (r + (k < n ? k : 0) * stride) * bytes;
+    acc[k] = _mm512_setzero_si512();
+  }
+  for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+    const int8_t *x = c->xs + blk * 256;
+    __m512i xv[4];
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) xv[s] = _mm512_loadu_si512((const void *)(x + 64 * s));
+    __asm__("" : "+v"(xv[0]), "+v"(xv[1]), "+v"(xv[2]), "+v"(xv[3])); /* loaded once for the four rows */
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+      SB_PREFETCH(pk[k] + blk * 64, SB_PF_T2);
+      __m512i v = _mm512_loadu_si512((const void *)(pk[k] + blk * 64));
+      __asm__("" : "+v"(v)); /* one load, kept in a register */
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; s++)
+        acc[k] = _mm512_dpbusd_epi32(acc[k], _mm512_and_si512(s ? _mm512_srli_epi16(v, 2 * s) : v, three), xv[s]);
+    }
+  }
+  for (int k = 0; k < n; k++) {
+    const int64_t rr = r + k * stride;
+    c->Y[rr] = c->scale[rr] * c->sx[0] * (float)(_mm512_reduce_add_epi32(acc[k]) - c->xs_sum);
+  }
+}
+
 /* Rows r, r + stride, … (n ≤ R of them; missing ones re-read row r and are not written) for tokens b0 … b0 + B − 1,
    R and B compile-time constants: R·B accumulators in registers; per 256-column block each row's four codes
    (v >> 2s) & 3 = w + 1 ∈ {0, 1, 2} are unpacked once and used by every token, each token's activation load by
@@ -467,7 +505,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   if (c->B == 1 && c->xs) { /* the decode case */
-    FOR_ROW_GROUPS(4, r0, r1, t2_four_rows_vnni(c, r, q, n));
+    if (sb_on_intel()) FOR_ROW_GROUPS(4, r0, r1, t2_four_rows_vnni(c, r, q, n));
+    else FOR_ROW_GROUPS(4, r0, r1, t2_four_chains_vnni(c, r, q, n));
     return;
   }
   BY_BATCH(t2_batch_vnni, c, r0, r1)
