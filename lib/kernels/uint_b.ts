@@ -10,7 +10,7 @@
  */
 import { InputError } from "../errors.ts";
 import type { GroupSize, Quantized } from "../quant/types.ts";
-import { checkGemvArgs, referenceGemv } from "./gemv.ts";
+import { activationScratch, checkGemvArgs, referenceGemv } from "./gemv.ts";
 import type { NativeLib } from "./native.ts";
 import { alignedArray } from "./aligned.ts";
 
@@ -145,15 +145,13 @@ export function alignedUintB(p: UintBWeights): UintBWeights {
 
 /** The C kernel (kernels/c/gemv_uintb.c), with weights in 64-byte-aligned arrays. */
 export function cUintBGemv(lib: NativeLib) {
-  const scratch = new Map<number, { xu: Uint8Array; sx: Float32Array }>();
+  const scratchFor = activationScratch();
   return {
     prepare: (q: Quantized, rows: number, cols: number, bits: number, group: GroupSize): UintBWeights =>
       alignedUintB(prepareUintB(q, rows, cols, bits, group)),
     run(p: UintBWeights, x: Float32Array, y: Float32Array, batch: number, threads = 1): void {
       checkGemvArgs(p, x, y, batch);
-      const key = batch * 1e9 + p.cp;
-      let a = scratch.get(key);
-      if (!a) scratch.set(key, a = { xu: alignedArray(Uint8Array, batch * p.cp), sx: new Float32Array(batch) });
+      const a = scratchFor(batch, p.cp);
       lib.sb_quantize_acts(x, batch, BigInt(p.cols), BigInt(p.cp), a.xu, a.sx);
       const rc = lib.sb_gemv_uintb(
         p.packed,
