@@ -4,8 +4,9 @@
  * whose TypeScript reference, tsGemv in lib/kernels/gemv.ts, these are tested against):
  *
  *   fp32      W f32 [rows × cols]
- *   int8      int8 codes and an f32 scale per 64 columns, each row superblocks of 16 groups (their 16 scales, then
- *             their 16 × 64 codes: i8_codes_off, i8_scale_off); f32 Σ_g s_g·128·Σq_g per row
+ *   int8      int8 codes and an f32 scale per 64 columns, in column panels of 4096 (I8_PANEL_GROUPS groups), each
+ *             panel's rows superblocks of 16 groups (their 16 scales, then their 16 × 64 codes: i8_codes_off,
+ *             i8_scale_off); f32 Σ_g s_g·128·Σq_g per row
  *   ternary2  2-bit codes (w+1) 4 per byte, 256-column blocks interleaved so a shift
  *             yields 64 consecutive weights; f32 scale and Σw per row
  *   base3     5 trits per byte in the table-decodable code of lib/kernels/base3_code.ts; f32 scale and Σw per row
@@ -213,25 +214,42 @@ typedef struct {
   const int8_t *xs;      /* ternary2, batch 1: the activations as signed int8 (xu ^ 0x80) */
   int32_t xs_sum;   /* and their sum */
   int32_t xu_sum[MAXB]; /* ternary2, batches: Σ of each token's xu over all cp columns */
-  int64_t row_stride;   /* int8: bytes a row */
+  int64_t row_stride;   /* int8: bytes a row of the panel in `w` */
+  int64_t i8_groups;    /* int8: groups of 64 columns in that panel */
+  int i8_first, i8_last; /* int8: the row's first panel (Y starts from zero), its last (Y is finished) */
 } int_ctx;
 
 /* int8 rows are runs of superblocks of 16 groups of 64 columns: the groups' 16 f32 scales (one cache line), then
    their codes, so each row is one memory stream, as uint_b's (gemv_uintb.c, where the same change gained 7–15 %).
    Here the gain is small: against the scales in an array of their own, interleaved A/B on Zen 5, one thread, batch
    1 (2026-12-07): 4096×11008 1.54–1.56 → 1.51–1.52 ms, 11008×4096 1.62–1.64 → 1.56–1.58 ms, 4096² unchanged
-   (0.50–0.53 ms). Byte offsets in a row of group g's 64 codes and of its scale: */
+   (0.50–0.53 ms). Byte offsets in a panel's row of its group g's 64 codes and of its scale, and a row's bytes in a
+   panel of `groups` groups: */
 static inline int64_t i8_codes_off(int64_t g) { return 64 * (g + g / 16 + 1); }
 static inline int64_t i8_scale_off(int64_t g) { return 64 * 17 * (g / 16) + 4 * (g % 16); }
+static inline int64_t i8_bytes(int64_t groups) { return 64 * (groups + (groups + 15) / 16); }
+
+/* Rows longer than 4096 columns are stored in column panels of I8_PANEL_GROUPS groups (the last may be narrower), a
+   panel all rows × its superblocks (lib/kernels/formats.ts int8Offsets): a GEMV then visits the panels in turn,
+   re-reading 4 KB of activations per row group instead of the whole row's, which the weights streaming through L1
+   had evicted (rows reading the same 4 KB of activations over and over — wrong results, same weights — read 0.94 of
+   the bandwidth at 4096 × 11008 against 0.88). Interleaved A/B, Zen 5, one thread, batch 1 (2026-12-07), both with
+   the prefetch distance fixed at compile time (i8_rows_vnni): 4096 × 11008 1.254–1.256 → 1.225–1.230 ms (0.88–0.89
+   → 0.90–0.91 of the bandwidth), 4096 × 16384 2.33 → 2.28 ms, 4096² unchanged (one panel: the layout as before).
+   Each panel adds its part to Y; the last subtracts row_bias and scales. */
+#define I8_PANEL_GROUPS 64
+
+/* Y[i] (row rr, token b) after adding a panel's part of the dot product. */
+static inline float i8_finish(const int_ctx *c, int64_t i, int64_t rr, int b, float part) {
+  const float t = c->i8_first ? part : c->Y[i] + part;
+  return c->i8_last ? (t - c->row_bias[rr]) * c->sx[b] : t;
+}
 
 /* Batch 1: rows r, r + stride, … (n ≤ R of them, R a compile-time constant ≤ 8; missing ones re-read row r and
    are not written) — separate DRAM streams that share each activation load. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void i8_rows_b1_vnni(
-    const int_ctx *c, int64_t r, int64_t stride, int n, const int R) {
-  const int64_t groups = c->cp / 64;
-  /* rows longer than a 4 KB page: software prefetch 2 KB ahead (measured +12–20 % at 11008 columns); shorter rows:
-     the hardware prefetcher alone (prefetching measured slower at 4096 columns) */
-  const int64_t pf = c->cp > 4096 ? SB_PF_I8_LONG : sb_on_intel() ? SB_PF_I8_INTEL : SB_PF_I8;
+    const int_ctx *c, int64_t r, int64_t stride, int n, const int R, const int64_t pf) {
+  const int64_t groups = c->i8_groups;
   SB_PREFETCH_ROW_VALUES(c->row_bias, r, stride, n);
   const uint8_t *w[8];
   __m512 f[8];
@@ -256,7 +274,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
   }
   for (int i = 0; i < n; i++) {
     const int64_t rr = r + i * stride;
-    c->Y[rr] = (_mm512_reduce_add_ps(f[i]) - c->row_bias[rr]) * c->sx[0];
+    c->Y[rr] = i8_finish(c, rr, rr, 0, _mm512_reduce_add_ps(f[i]));
   }
 }
 
@@ -268,7 +286,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void i8_rows_tokens(
     const int_ctx *c, int64_t r, int64_t stride, int n, const int R, const int b0, const int B) {
   enum { MAXR = 4 };
-  const int64_t groups = c->cp / 64;
+  const int64_t groups = c->i8_groups;
   const uint8_t *rw[MAXR];
   __m512 acc[MAXR][MAXB];
 #pragma GCC unroll 4
@@ -305,8 +323,10 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
   for (int k = 0; k < n; k++) {
     const int64_t rr = r + k * stride;
 #pragma GCC unroll 16
-    for (int b = 0; b < B; b++)
-      c->Y[(b0 + b) * c->rows + rr] = (_mm512_reduce_add_ps(acc[k][b]) - c->row_bias[rr]) * c->sx[b0 + b];
+    for (int b = 0; b < B; b++) {
+      const int64_t i = (b0 + b) * c->rows + rr;
+      c->Y[i] = i8_finish(c, i, rr, b0 + b, _mm512_reduce_add_ps(acc[k][b]));
+    }
   }
 }
 
@@ -322,18 +342,25 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
    as row_bias = Σ_g s_g·128·Σq_g, precomputed with the weights (4 bytes a row, not 4 a group). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   if (c->B == 1) { /* the decode case */
-    if (sb_on_intel()) FOR_ROW_GROUPS(SB_I8_ROWS_INTEL, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_INTEL));
-    else if (c->cp > 4096) FOR_ROW_GROUPS(SB_I8_ROWS_LONG, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_LONG));
-    else FOR_ROW_GROUPS(SB_I8_ROWS, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS));
+    /* Rows over 4096 columns (several panels): software prefetch 2 KB ahead (measured +12–20 % at 11008 columns);
+       shorter ones: the hardware prefetcher alone on Zen 5 (prefetching measured slower at 4096 columns). Each
+       distance a compile-time constant in its copy: computed in the kernel, gcc kept a run-time test around every
+       prefetch of the loop (3 % at 4096 × 11008: 1.296–1.299 → 1.254–1.256 ms, Zen 5, interleaved A/B). */
+    const int long_rows = c->cp > 4096;
+    if (sb_on_intel() && long_rows)
+      FOR_ROW_GROUPS(SB_I8_ROWS_INTEL, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_INTEL, SB_PF_I8_LONG));
+    else if (sb_on_intel())
+      FOR_ROW_GROUPS(SB_I8_ROWS_INTEL, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_INTEL, SB_PF_I8_INTEL));
+    else if (long_rows)
+      FOR_ROW_GROUPS(SB_I8_ROWS_LONG, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_LONG, SB_PF_I8_LONG));
+    else FOR_ROW_GROUPS(SB_I8_ROWS, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS, SB_PF_I8));
     return;
   }
   BY_BATCH(i8_batch_vnni, c, r0, r1)
 }
 
-static void i8_rows(const void *p, int64_t r0, int64_t r1) {
-  const int_ctx *c = p;
-  if (level() == 2) return i8_rows_vnni(c, r0, r1);
-  const int64_t groups = c->cp / 64;
+static void i8_rows_portable(const int_ctx *c, int64_t r0, int64_t r1) {
+  const int64_t groups = c->i8_groups;
   int32_t d[MAXB];
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *row = (const uint8_t *)c->w + r * c->row_stride;
@@ -344,18 +371,34 @@ static void i8_rows(const void *p, int64_t r0, int64_t r1) {
       memcpy(&s, row + i8_scale_off(g), sizeof s);
       for (int b = 0; b < c->B; b++) acc[b] += s * (float)d[b];
     }
-    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = (acc[b] - c->row_bias[r]) * c->sx[b];
+    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = i8_finish(c, b * c->rows + r, r, b, acc[b]);
   }
 }
 
-/* w: rows × 64·(cp/64 + ⌈cp/1024⌉) bytes, the superblocks above (lib/kernels/formats.ts writes them). */
+/* Rows [r0, r1), panel by panel: each panel's weights, row stride and activations (xu and xp from its first column
+   on) in a copy of the context. */
+static void i8_rows(const void *p, int64_t r0, int64_t r1) {
+  const int_ctx *c = p;
+  const int64_t groups = c->cp / 64;
+  for (int64_t g0 = 0; g0 < groups; g0 += I8_PANEL_GROUPS) {
+    int_ctx pc = *c;
+    pc.i8_groups = groups - g0 < I8_PANEL_GROUPS ? groups - g0 : I8_PANEL_GROUPS;
+    pc.w = (const uint8_t *)c->w + c->rows * i8_bytes(g0);
+    pc.row_stride = i8_bytes(pc.i8_groups);
+    pc.xu = c->xu + g0 * 64, pc.xp = c->xp + g0 * 64;
+    pc.i8_first = g0 == 0, pc.i8_last = g0 + pc.i8_groups == groups;
+    if (level() == 2) i8_rows_vnni(&pc, r0, r1);
+    else i8_rows_portable(&pc, r0, r1);
+  }
+}
+
+/* w: rows × 64·(cp/64 + ⌈cp/1024⌉) bytes, the panels of superblocks above (lib/kernels/formats.ts writes them). */
 void sb_gemv_int8(const uint8_t *w, const float *row_bias, const uint8_t *xu, const float *sx, float *Y, int64_t rows,
                   int64_t cp, int32_t B, int32_t threads) {
   int64_t stride;
   uint8_t *xp = level() == 2 ? sb_padded_rows(xu, B, cp, &stride) : NULL;
-  const int64_t groups = cp / 64;
-  int_ctx c = {w, NULL, NULL, xu, sx, Y, rows, cp, B, row_bias, xp ? xp : xu, xp ? stride : cp, NULL, 0, {0},
-               64 * (groups + (groups + 15) / 16)};
+  int_ctx c = {w, NULL, NULL, xu, sx, Y, rows, cp, B, row_bias, xp ? xp : xu, xp ? stride : cp, NULL, 0, {0}, 0, 0,
+               0, 0}; /* the panel fields: set per panel by i8_rows */
   parallel_rows(i8_rows, &c, rows, threads);
   free(xp);
 }

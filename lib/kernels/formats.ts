@@ -47,27 +47,39 @@ export interface Fp32Weights extends PreparedBase<"fp32"> {
 
 export interface Int8Weights extends PreparedBase<"int8"> {
   payloadBits: 8;
-  /** rows × rowBytes: each row superblocks of 16 groups of 64 columns — the groups' f32 scales (64 bytes), then
-   * their 16 × 64 signed codes, so a row is one memory stream (kernels/c/gemv.c; `int8Planes` splits them). */
+  /** rows × rowBytes in column panels of INT8_PANEL_GROUPS groups of 64 columns (the last may be narrower), each
+   * panel every row's part of it as superblocks of 16 groups — the groups' f32 scales (64 bytes), then their 16 × 64
+   * signed codes — so a row's part is one memory stream (kernels/c/gemv.c; `int8Offsets` finds a group, `int8Planes`
+   * splits them). */
   blocks: Uint8Array;
+  /** A row's bytes over all panels. */
   rowBytes: number;
   /** Σ_g s_g·128·Σq_g per row (removes the +128 activation bias). */
   rowBias: Float32Array;
 }
 
-/** Byte offsets in an int8 row of group g's 64 codes and of its scale. */
-export const int8CodesOffset = (g: number): number => 64 * (g + Math.floor(g / 16) + 1);
-export const int8ScaleOffset = (g: number): number => 64 * 17 * Math.floor(g / 16) + 4 * (g % 16);
+/** Groups of 64 columns in one int8 column panel (4096 columns: the GEMV re-reads 4 KB of activations per panel). */
+export const INT8_PANEL_GROUPS = 64;
+
+/** Bytes of one row's part of an int8 panel of `groups` groups: the groups' codes and a 64-byte scale line per 16. */
+export const int8RowBytes = (groups: number): number => 64 * (groups + Math.ceil(groups / 16));
+
+/** Byte offsets in `blocks` of row r's group g: its 64 codes and its f32 scale (rows × cp weights). */
+export function int8Offsets(rows: number, cp: number, r: number, g: number): { codes: number; scale: number } {
+  const g0 = g - (g % INT8_PANEL_GROUPS), l = g - g0; // the panel's first group, and g's place in it
+  const row = rows * int8RowBytes(g0) + r * int8RowBytes(Math.min(INT8_PANEL_GROUPS, cp / 64 - g0));
+  return { codes: row + 64 * (l + Math.floor(l / 16) + 1), scale: row + 64 * 17 * Math.floor(l / 16) + 4 * (l % 16) };
+}
 
 /** int8 weights as two plain arrays: codes [rows × cp] and scales [rows × cp/64] (the WGSL kernel's buffers). */
 export function int8Planes(p: Int8Weights): { q: Int8Array; scale: Float32Array } {
   const groups = p.cp / 64, q = new Int8Array(p.rows * p.cp), scale = new Float32Array(p.rows * groups);
   const view = new DataView(p.blocks.buffer, p.blocks.byteOffset, p.blocks.byteLength);
   for (let r = 0; r < p.rows; r++) {
-    const row = r * p.rowBytes;
     for (let g = 0; g < groups; g++) {
-      q.set(new Int8Array(p.blocks.buffer, p.blocks.byteOffset + row + int8CodesOffset(g), 64), r * p.cp + g * 64);
-      scale[r * groups + g] = view.getFloat32(row + int8ScaleOffset(g), true);
+      const at = int8Offsets(p.rows, p.cp, r, g);
+      q.set(new Int8Array(p.blocks.buffer, p.blocks.byteOffset + at.codes, 64), r * p.cp + g * 64);
+      scale[r * groups + g] = view.getFloat32(at.scale, true);
     }
   }
   return { q, scale };
@@ -223,21 +235,21 @@ export function prepareWeights(
           `${rec.kind} reconstruction, group size ${codes.groupSize})`,
       );
     }
-    const cp = roundUp(cols, 64), groups = cp / 64, rowBytes = 64 * (groups + Math.ceil(groups / 16));
+    const cp = roundUp(cols, 64), groups = cp / 64, rowBytes = int8RowBytes(groups);
     const blocks = new Uint8Array(rows * rowBytes), rowBias = new Float32Array(rows);
     const signed = new Int8Array(blocks.buffer), view = new DataView(blocks.buffer);
     const scale = Float32Array.from(qz.meta.scales, (s) => Math.fround(s * rec.unit));
     for (let r = 0; r < rows; r++) {
       let bias = 0; // Σ_g s_g·128·Σq_g: what the +128 activation bias adds to the row's dot product
       for (let g = 0; g < groups; g++) {
-        const at = r * rowBytes + int8CodesOffset(g);
+        const at = int8Offsets(rows, cp, r, g);
         let sum = 0;
         for (let k = g * 64; k < Math.min(cols, (g + 1) * 64); k++) {
           const v = qz.symbols[r * cols + k] - 127;
-          signed[at + k - g * 64] = v;
+          signed[at.codes + k - g * 64] = v;
           sum += v;
         }
-        view.setFloat32(r * rowBytes + int8ScaleOffset(g), scale[r * groups + g], true);
+        view.setFloat32(at.scale, scale[r * groups + g], true);
         bias += scale[r * groups + g] * 128 * sum;
       }
       rowBias[r] = bias;

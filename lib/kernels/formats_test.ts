@@ -7,7 +7,10 @@ const sparse = (w: WeightMatrix, s: number) => kernelCodes("sparse_ternary", w, 
 import { InputError } from "../errors.ts";
 import { seededGaussian } from "../random.ts";
 import {
+  INT8_PANEL_GROUPS,
+  int8Offsets,
   int8Planes,
+  int8RowBytes,
   MAX_BATCH,
   prepareWeights,
   SPARSE_BLOCK,
@@ -84,7 +87,7 @@ Deno.test("sparse_ternary: the columns layout refused past 65536 columns", () =>
 });
 
 Deno.test("int8 superblocks: every group's codes and scale where the offsets say (ragged widths, partial last block)", () => {
-  for (const cols of [1, 64, 100, 1024, 1088, 2500]) {
+  for (const cols of [1, 64, 100, 1024, 1088, 2500, 4160, 9000]) {
     const rows = 3, w = { name: "w", rows, cols, data: seededGaussian(rows * cols, cols, 1) };
     const codes = kernelCodes("int8", w), p = prepareWeights("int8", codes);
     if (codes.kind !== "quant") throw new Error("int8 codes are a quantizer's");
@@ -99,6 +102,37 @@ Deno.test("int8 superblocks: every group's codes and scale where the offsets say
           ? Math.fround(codes.q.meta.scales[r * groups + g] * unit.unit)
           : NaN;
         assert.equal(scale[r * groups + g], expected, `r${r} g${g}`);
+      }
+    }
+  }
+});
+
+Deno.test("int8 panels: int8Offsets places each group as a plain walk of the layout does (4096-column panels)", () => {
+  for (const [rows, cols] of [[3, 64], [2, 4096], [3, 4160], [2, 9000], [1, 8192 + 1024 + 64]]) {
+    const cp = Math.ceil(cols / 64) * 64, groups = cp / 64;
+    // the layout written out: panel by panel, row by row, superblock by superblock (scale line, then codes)
+    const codes = new Map<string, number>(), scales = new Map<string, number>();
+    let at = 0;
+    for (let g0 = 0; g0 < groups; g0 += INT8_PANEL_GROUPS) {
+      const g1 = Math.min(groups, g0 + INT8_PANEL_GROUPS);
+      for (let r = 0; r < rows; r++) {
+        for (let s = g0; s < g1; s += 16) {
+          const line = at;
+          at += 64;
+          for (let g = s; g < Math.min(g1, s + 16); g++) {
+            scales.set(`${r}/${g}`, line + 4 * (g - s));
+            codes.set(`${r}/${g}`, at);
+            at += 64;
+          }
+        }
+      }
+    }
+    assert.equal(at, rows * int8RowBytes(groups), `${rows}x${cols}: bytes`);
+    for (let r = 0; r < rows; r++) {
+      for (let g = 0; g < groups; g++) {
+        const o = int8Offsets(rows, cp, r, g);
+        assert.equal(o.codes, codes.get(`${r}/${g}`), `${rows}x${cols} r${r} g${g} codes`);
+        assert.equal(o.scale, scales.get(`${r}/${g}`), `${rows}x${cols} r${r} g${g} scale`);
       }
     }
   }
