@@ -8,7 +8,8 @@
  *             panel's rows superblocks of 16 groups (their 16 scales, then their 16 × 64 codes: i8_codes_off,
  *             i8_scale_off); f32 Σ_g s_g·128·Σq_g per row
  *   ternary2  2-bit codes (w+1) 4 per byte, 256-column blocks interleaved so a shift
- *             yields 64 consecutive weights; f32 scale and Σw per row
+ *             yields 64 consecutive weights, in column panels of 4096 (T2_PANEL_BLOCKS blocks); f32 scale and Σw
+ *             per row
  *   base3     5 trits per byte in the table-decodable code of lib/kernels/base3_code.ts; f32 scale and Σw per row
  *             (gemv_base3.c)
  *   sparse    column indices of the +1 and −1 weights per row (CSR); f32 scale per row (gemv_sparse.c)
@@ -214,10 +215,30 @@ typedef struct {
   const int8_t *xs;      /* ternary2, batch 1: the activations as signed int8 (xu ^ 0x80) */
   int32_t xs_sum;   /* and their sum */
   int32_t xu_sum[MAXB]; /* ternary2, batches: Σ of each token's xu over all cp columns */
-  int64_t row_stride;   /* int8: bytes a row of the panel in `w` */
-  int64_t i8_groups;    /* int8: groups of 64 columns in that panel */
-  int i8_first, i8_last; /* int8: the row's first panel (Y starts from zero), its last (Y is finished) */
+  /* int8 and ternary2 are stored in column panels (below), visited in turn, each with a copy of this context: */
+  int64_t row_stride;     /* bytes a row of the panel in `w` */
+  int64_t panel_units;    /* its groups of 64 columns (int8) or blocks of 256 (ternary2) */
+  int first_panel, last_panel; /* the row's first panel (Y starts from zero), its last (Y is finished) */
 } int_ctx;
+
+typedef void (*panel_rows_fn)(const int_ctx *c, int64_t r0, int64_t r1);
+
+/* Rows [r0, r1) of weights in column panels of `per_panel` units of `unit_cols` columns (the last panel may be
+   narrower), a panel all rows × row_bytes(its units) bytes: fn on each panel in turn, given a copy of the context with
+   that panel's weights, row stride, units and activations (xu, xp, xs from the panel's first column on). */
+static void by_panels(const int_ctx *c, int64_t r0, int64_t r1, int64_t unit_cols, int64_t per_panel,
+                      int64_t (*row_bytes)(int64_t units), panel_rows_fn fn) {
+  const int64_t units = c->cp / unit_cols;
+  for (int64_t u0 = 0; u0 < units; u0 += per_panel) {
+    int_ctx pc = *c;
+    pc.panel_units = units - u0 < per_panel ? units - u0 : per_panel;
+    pc.w = (const uint8_t *)c->w + c->rows * row_bytes(u0); /* the panels before: all full */
+    pc.row_stride = row_bytes(pc.panel_units);
+    pc.xu = c->xu + u0 * unit_cols, pc.xp = c->xp + u0 * unit_cols, pc.xs = c->xs ? c->xs + u0 * unit_cols : NULL;
+    pc.first_panel = u0 == 0, pc.last_panel = u0 + pc.panel_units == units;
+    fn(&pc, r0, r1);
+  }
+}
 
 /* int8 rows are runs of superblocks of 16 groups of 64 columns: the groups' 16 f32 scales (one cache line), then
    their codes, so each row is one memory stream, as uint_b's (gemv_uintb.c, where the same change gained 7–15 %).
@@ -241,15 +262,15 @@ static inline int64_t i8_bytes(int64_t groups) { return 64 * (groups + (groups +
 
 /* Y[i] (row rr, token b) after adding a panel's part of the dot product. */
 static inline float i8_finish(const int_ctx *c, int64_t i, int64_t rr, int b, float part) {
-  const float t = c->i8_first ? part : c->Y[i] + part;
-  return c->i8_last ? (t - c->row_bias[rr]) * c->sx[b] : t;
+  const float t = c->first_panel ? part : c->Y[i] + part;
+  return c->last_panel ? (t - c->row_bias[rr]) * c->sx[b] : t;
 }
 
 /* Batch 1: rows r, r + stride, … (n ≤ R of them, R a compile-time constant ≤ 8; missing ones re-read row r and
    are not written) — separate DRAM streams that share each activation load. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void i8_rows_b1_vnni(
     const int_ctx *c, int64_t r, int64_t stride, int n, const int R, const int64_t pf) {
-  const int64_t groups = c->i8_groups;
+  const int64_t groups = c->panel_units;
   SB_PREFETCH_ROW_VALUES(c->row_bias, r, stride, n);
   const uint8_t *w[8];
   __m512 f[8];
@@ -286,7 +307,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void i8_rows_tokens(
     const int_ctx *c, int64_t r, int64_t stride, int n, const int R, const int b0, const int B) {
   enum { MAXR = 4 };
-  const int64_t groups = c->i8_groups;
+  const int64_t groups = c->panel_units;
   const uint8_t *rw[MAXR];
   __m512 acc[MAXR][MAXB];
 #pragma GCC unroll 4
@@ -360,7 +381,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(
 }
 
 static void i8_rows_portable(const int_ctx *c, int64_t r0, int64_t r1) {
-  const int64_t groups = c->i8_groups;
+  const int64_t groups = c->panel_units;
   int32_t d[MAXB];
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t *row = (const uint8_t *)c->w + r * c->row_stride;
@@ -375,21 +396,8 @@ static void i8_rows_portable(const int_ctx *c, int64_t r0, int64_t r1) {
   }
 }
 
-/* Rows [r0, r1), panel by panel: each panel's weights, row stride and activations (xu and xp from its first column
-   on) in a copy of the context. */
 static void i8_rows(const void *p, int64_t r0, int64_t r1) {
-  const int_ctx *c = p;
-  const int64_t groups = c->cp / 64;
-  for (int64_t g0 = 0; g0 < groups; g0 += I8_PANEL_GROUPS) {
-    int_ctx pc = *c;
-    pc.i8_groups = groups - g0 < I8_PANEL_GROUPS ? groups - g0 : I8_PANEL_GROUPS;
-    pc.w = (const uint8_t *)c->w + c->rows * i8_bytes(g0);
-    pc.row_stride = i8_bytes(pc.i8_groups);
-    pc.xu = c->xu + g0 * 64, pc.xp = c->xp + g0 * 64;
-    pc.i8_first = g0 == 0, pc.i8_last = g0 + pc.i8_groups == groups;
-    if (level() == 2) i8_rows_vnni(&pc, r0, r1);
-    else i8_rows_portable(&pc, r0, r1);
-  }
+  by_panels(p, r0, r1, 64, I8_PANEL_GROUPS, i8_bytes, level() == 2 ? i8_rows_vnni : i8_rows_portable);
 }
 
 /* w: rows × 64·(cp/64 + ⌈cp/1024⌉) bytes, the panels of superblocks above (lib/kernels/formats.ts writes them). */
@@ -398,12 +406,34 @@ void sb_gemv_int8(const uint8_t *w, const float *row_bias, const uint8_t *xu, co
   int64_t stride;
   uint8_t *xp = level() == 2 ? sb_padded_rows(xu, B, cp, &stride) : NULL;
   int_ctx c = {w, NULL, NULL, xu, sx, Y, rows, cp, B, row_bias, xp ? xp : xu, xp ? stride : cp, NULL, 0, {0}, 0, 0,
-               0, 0}; /* the panel fields: set per panel by i8_rows */
+               0, 0}; /* the panel fields: set per panel by by_panels */
   parallel_rows(i8_rows, &c, rows, threads);
   free(xp);
 }
 
 /* ---- ternary, 2-bit packed ------------------------------------------------------------ */
+
+/* Column panels of T2_PANEL_BLOCKS 256-column blocks (4096 columns; the last may be narrower), a panel all rows × its
+   blocks (lib/kernels/formats.ts ternary2Offset), for the reason int8 has them: the activations a row group re-reads
+   (a byte a column, four times a row's bytes) stay 4 KB a token. Interleaved A/B against the row-major layout, Zen 5
+   (2026-12-07), one thread: 4096 × 11008 at 1, 2 and 8 tokens 0.290 → 0.288, 0.514 → 0.485, 1.45 → 1.00 ms;
+   4096 × 16384 batch 1 0.87 → 0.91 of the bandwidth; 4096² and 11008 × 4096 unchanged (one panel); two threads,
+   4096 × 11008, 8 tokens 0.76 → 0.57 ms. (Rows re-reading the first 4 KB of activations — wrong results, same
+   weights — bound what panels can gain at batch 1: 0.94 against 0.91 at 4096 × 11008.) A panel's integer dot
+   products are carried to the next in Y's storage (an int32 per output). */
+#define T2_PANEL_BLOCKS 16
+
+/* Y[i] after adding a panel's part d of the integer dot product: the last panel scales (Σ − correction). */
+static inline void t2_finish(const int_ctx *c, int64_t i, int32_t d, int32_t correction, float scale) {
+  int32_t t = d;
+  if (!c->first_panel) {
+    int32_t before;
+    memcpy(&before, &c->Y[i], sizeof before);
+    t += before;
+  }
+  if (c->last_panel) c->Y[i] = scale * (float)(t - correction);
+  else memcpy(&c->Y[i], &t, sizeof t);
+}
 
 /* Batch 1, four rows at once. Shift-free unpacking: the code of columns s·64…s·64+63 of a block sits
    in bits 2s…2s+1 of each byte, so (v & (3 << 2s)) is 4^s·code as an unsigned byte (≤ 128), and
@@ -413,7 +443,7 @@ void sb_gemv_int8(const uint8_t *w, const float *row_bias, const uint8_t *xu, co
    missing ones re-read row r and are not written). Rows a quarter of the range apart make four
    separate memory streams, which draw more DRAM bandwidth from one core than one stream does. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_vnni(const int_ctx *c, int64_t r, int64_t stride, int n) {
-  const int64_t bytes = c->cp / 4;
+  const int64_t bytes = c->row_stride;
   const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0c), m2 = _mm512_set1_epi8(0x30),
                 m3 = _mm512_set1_epi8((char)0xc0);
   const uint8_t *p0 = (const uint8_t *)c->w + r * bytes;
@@ -422,7 +452,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_
   /* sixteen named accumulators (row i, shift s): arrays made gcc keep them on the stack */
   __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
           a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-  for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+  for (int64_t blk = 0; blk < c->panel_units; blk++) {
     const int8_t *x = c->xs + blk * 256;
     __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64)),
             x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
@@ -446,9 +476,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_
   const __m512i acc[4][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
   for (int i = 0; i < n; i++) {
     const int32_t d = _mm512_reduce_add_epi32(acc[i][0]) + (_mm512_reduce_add_epi32(acc[i][1]) >> 2) +
-                      (_mm512_reduce_add_epi32(acc[i][2]) >> 4) + (_mm512_reduce_add_epi32(acc[i][3]) >> 6) -
-                      c->xs_sum;
-    c->Y[r + i * stride] = c->scale[r + i * stride] * c->sx[0] * (float)d;
+                      (_mm512_reduce_add_epi32(acc[i][2]) >> 4) + (_mm512_reduce_add_epi32(acc[i][3]) >> 6);
+    t2_finish(c, r + i * stride, d, c->xs_sum, c->scale[r + i * stride] * c->sx[0]);
   }
 }
 
@@ -459,7 +488,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_rows_
    0.93–0.94 at 11008 × 4096 (the same with GFNI's one-instruction unpacking, and with two accumulators per row between
    the two). Intel keeps t2_four_rows_vnni, measured 0.99–1.04 there. Σ w·x = Σ (w + 1)·x − Σ x, as above. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_chains_vnni(const int_ctx *c, int64_t r, int64_t stride, int n) {
-  const int64_t bytes = c->cp / 4;
+  const int64_t bytes = c->row_stride;
   const __m512i three = _mm512_set1_epi8(3);
   const uint8_t *pk[4];
   __m512i acc[4];
@@ -468,7 +497,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_chain
     pk[k] = (const uint8_t *)c->w + (r + (k < n ? k : 0) * stride) * bytes;
     acc[k] = _mm512_setzero_si512();
   }
-  for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+  for (int64_t blk = 0; blk < c->panel_units; blk++) {
     const int8_t *x = c->xs + blk * 256;
     __m512i xv[4];
 #pragma GCC unroll 4
@@ -486,7 +515,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_chain
   }
   for (int k = 0; k < n; k++) {
     const int64_t rr = r + k * stride;
-    c->Y[rr] = c->scale[rr] * c->sx[0] * (float)(_mm512_reduce_add_epi32(acc[k]) - c->xs_sum);
+    t2_finish(c, rr, _mm512_reduce_add_epi32(acc[k]), c->xs_sum, c->scale[rr] * c->sx[0]);
   }
 }
 
@@ -497,7 +526,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_chain
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void t2_rows_tokens(
     const int_ctx *c, int64_t r, int64_t stride, int n, const int R, const int b0, const int B) {
   enum { MAXR = 4 };
-  const int64_t bytes = c->cp / 4;
+  const int64_t bytes = c->row_stride;
   const __m512i three = _mm512_set1_epi8(3);
   const uint8_t *pk[MAXR];
   __m512i acc[MAXR][MAXB];
@@ -507,7 +536,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 #pragma GCC unroll 16
     for (int b = 0; b < B; b++) acc[k][b] = _mm512_setzero_si512();
   }
-  for (int64_t blk = 0; blk < c->cp / 256; blk++) {
+  for (int64_t blk = 0; blk < c->panel_units; blk++) {
     __m512i v[MAXR];
 #pragma GCC unroll 4
     for (int k = 0; k < R; k++) {
@@ -532,10 +561,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
   for (int k = 0; k < n; k++) {
     const int64_t rr = r + k * stride;
 #pragma GCC unroll 16
-    for (int b = 0; b < B; b++) {
-      const int32_t d = _mm512_reduce_add_epi32(acc[k][b]) - c->xu_sum[b0 + b] - 128 * c->wsum[rr];
-      c->Y[(b0 + b) * c->rows + rr] = c->scale[rr] * c->sx[b0 + b] * (float)d;
-    }
+    for (int b = 0; b < B; b++)
+      t2_finish(c, (b0 + b) * c->rows + rr, _mm512_reduce_add_epi32(acc[k][b]), c->xu_sum[b0 + b] + 128 * c->wsum[rr],
+                c->scale[rr] * c->sx[b0 + b]);
   }
 }
 
@@ -555,29 +583,32 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_rows_vnni(
   BY_BATCH(t2_batch_vnni, c, r0, r1)
 }
 
-static void t2_rows(const void *p, int64_t r0, int64_t r1) {
-  const int_ctx *c = p;
-  if (level() == 2) return t2_rows_vnni(c, r0, r1);
-  const int64_t bytes = c->cp / 4;
+static void t2_rows_portable(const int_ctx *c, int64_t r0, int64_t r1) {
   int8_t w[256];
   int32_t d[MAXB];
   for (int64_t r = r0; r < r1; r++) {
     int32_t tot[MAXB] = {0};
-    for (int64_t blk = 0; blk < c->cp / 256; blk++) {
-      const uint8_t *pk = (const uint8_t *)c->w + r * bytes + blk * 64;
+    for (int64_t blk = 0; blk < c->panel_units; blk++) {
+      const uint8_t *pk = (const uint8_t *)c->w + r * c->row_stride + blk * 64;
       for (int s = 0; s < 4; s++)
         for (int j = 0; j < 64; j++) w[s * 64 + j] = (int8_t)(((pk[j] >> (2 * s)) & 3) - 1);
       dots(c->xu, c->cp, c->B, w, blk * 256, 4, d);
       for (int b = 0; b < c->B; b++) tot[b] += d[b];
     }
-    for (int b = 0; b < c->B; b++) c->Y[b * c->rows + r] = c->scale[r] * c->sx[b] * (float)(tot[b] - 128 * c->wsum[r]);
+    for (int b = 0; b < c->B; b++) t2_finish(c, b * c->rows + r, tot[b], 128 * c->wsum[r], c->scale[r] * c->sx[b]);
   }
+}
+
+static int64_t t2_bytes(int64_t blocks) { return 64 * blocks; }
+
+static void t2_rows(const void *p, int64_t r0, int64_t r1) {
+  by_panels(p, r0, r1, 256, T2_PANEL_BLOCKS, t2_bytes, level() == 2 ? t2_rows_vnni : t2_rows_portable);
 }
 
 void sb_gemv_ternary2(const uint8_t *packed, const float *scale, const int32_t *wsum, const uint8_t *xu, const float *sx,
                       float *Y, int64_t rows, int64_t cp, int32_t B, int32_t threads) {
   /* activations as they are (not sb_padded_rows: measured slower here for every batch size) */
-  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0, {0}, 0};
+  int_ctx c = {packed, scale, wsum, xu, sx, Y, rows, cp, B, NULL, xu, cp, NULL, 0, {0}, 0, 0, 0, 0}; /* panels: by_panels */
   /* the batch-1 VNNI path; no memory: xs stays NULL and the batched path still works */
   int8_t *xs = B == 1 && level() == 2 ? signed_acts(xu, cp, &c.xs_sum) : NULL;
   c.xs = xs;

@@ -3,7 +3,7 @@
  * from f32 weights with subbit's own quantizers:
  *   int8      rtn_sym 8-bit, one scale per 64 columns (q ∈ [−127, 127])
  *   ternary2  ternary_absmean per row, codes w+1 packed 2 bits each; 256-column
- *             blocks of 64 bytes, byte j holding columns j, j+64, j+128, j+192
+ *             blocks of 64 bytes, byte j holding columns j, j+64, j+128, j+192, in 4096-column panels
  *   base3     the same ternary weights, 5 trits per byte (base3_code.ts: table-decodable, 320-column blocks)
  *   sparse    layout "blocks": per row and 128-column block, the counts of +1 and −1 weights (two bytes) and
  *             their positions within the block (a byte each: the +1s, then the −1s); layout "columns" (under
@@ -94,8 +94,30 @@ interface TernaryRows {
 
 export interface Ternary2Weights extends PreparedBase<"ternary2">, TernaryRows {
   payloadBits: 2;
-  /** 256-column blocks of 64 bytes. */
+  /** 256-column blocks of 64 bytes in column panels of TERNARY2_PANEL_BLOCKS blocks, each every row's blocks of it
+   * (`ternary2Offset`; `ternary2Rows` lays them out row by row). */
   packed: Uint8Array;
+}
+
+/** 256-column blocks in one ternary2 column panel (4096 columns, as int8's: kernels/c/gemv.c). */
+export const TERNARY2_PANEL_BLOCKS = 16;
+
+/** Byte offset in `packed` of row r's 256-column block b (rows × cp weights). */
+export function ternary2Offset(rows: number, cp: number, r: number, b: number): number {
+  const b0 = b - (b % TERNARY2_PANEL_BLOCKS); // the panel's first block
+  return 64 * (rows * b0 + r * Math.min(TERNARY2_PANEL_BLOCKS, cp / 256 - b0) + b - b0);
+}
+
+/** ternary2's blocks row by row (rows × cp/4 bytes: the WGSL kernel's layout). */
+export function ternary2Rows(p: Ternary2Weights): Uint8Array {
+  const blocks = p.cp / 256, out = new Uint8Array(p.rows * blocks * 64);
+  for (let r = 0; r < p.rows; r++) {
+    for (let b = 0; b < blocks; b++) {
+      const at = ternary2Offset(p.rows, p.cp, r, b);
+      out.set(p.packed.subarray(at, at + 64), (r * blocks + b) * 64);
+    }
+  }
+  return out;
 }
 
 export interface Base3Weights extends PreparedBase<"ternary_base3">, TernaryRows {
@@ -287,7 +309,7 @@ export function prepareWeights(
       for (let k = 0; k < cp; k++) {
         const code = k < cols ? t.sym[r * cols + k] : 1; // padding: weight 0
         const blk = Math.floor(k / 256), within = k % 256, s = Math.floor(within / 64), j = within % 64;
-        packed[r * (cp / 4) + blk * 64 + j] |= code << (2 * s);
+        packed[ternary2Offset(rows, cp, r, blk) + j] |= code << (2 * s);
       }
     }
     return { kernel, payloadBits: 2, ...packedTernary(cp, packed) };

@@ -17,6 +17,9 @@ import {
   SPARSE_COLUMNS_BELOW,
   sparseColumnsBelow,
   sparseLayoutFor,
+  TERNARY2_PANEL_BLOCKS,
+  ternary2Offset,
+  ternary2Rows,
 } from "./formats.ts";
 
 /** Symbols (0, 1, 2 = −1, 0, +1) with `nonzeros` non-zeros spread over rows × cols. */
@@ -133,6 +136,39 @@ Deno.test("int8 panels: int8Offsets places each group as a plain walk of the lay
         const o = int8Offsets(rows, cp, r, g);
         assert.equal(o.codes, codes.get(`${r}/${g}`), `${rows}x${cols} r${r} g${g} codes`);
         assert.equal(o.scale, scales.get(`${r}/${g}`), `${rows}x${cols} r${r} g${g} scale`);
+      }
+    }
+  }
+});
+
+Deno.test("ternary2 panels: ternary2Offset places each block as a plain walk of the layout does", () => {
+  for (const [rows, cols] of [[3, 256], [2, 4096], [3, 4352], [2, 11008], [1, 8192 + 512]]) {
+    const cp = Math.ceil(cols / 256) * 256, blocks = cp / 256, expected = new Map<string, number>();
+    let at = 0;
+    for (let b0 = 0; b0 < blocks; b0 += TERNARY2_PANEL_BLOCKS) {
+      for (let r = 0; r < rows; r++) {
+        for (let b = b0; b < Math.min(blocks, b0 + TERNARY2_PANEL_BLOCKS); b++, at += 64) expected.set(`${r}/${b}`, at);
+      }
+    }
+    assert.equal(at, (rows * cp) / 4, `${rows}x${cols}: bytes`);
+    for (let r = 0; r < rows; r++) {
+      for (let b = 0; b < blocks; b++) {
+        assert.equal(ternary2Offset(rows, cp, r, b), expected.get(`${r}/${b}`), `${rows}x${cols} r${r} b${b}`);
+      }
+    }
+  }
+});
+
+Deno.test("ternary2: ternary2Rows holds every weight's code w + 1 where the row-major block layout puts it", () => {
+  for (const cols of [5, 256, 4100, 9000]) {
+    const rows = 3, w = { name: "w", rows, cols, data: seededGaussian(rows * cols, cols, 1) };
+    const p = prepareWeights("ternary2", kernelCodes("ternary2", w)), byRow = ternary2Rows(p);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < p.cp; k++) {
+        const byte = byRow[(r * p.cp) / 4 + Math.floor(k / 256) * 64 + (k % 64)];
+        const code = (byte >> (2 * Math.floor((k % 256) / 64))) & 3;
+        const want = k < cols ? Math.sign(p.dequantized[r * cols + k]) + 1 : 1; // padding: weight 0
+        assert.equal(code, want, `${cols} cols: r${r} k${k}`);
       }
     }
   }

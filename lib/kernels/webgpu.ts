@@ -13,7 +13,14 @@
  */
 import { InputError } from "../errors.ts";
 import { BASE3_DECODE } from "./base3_code.ts";
-import { int8Planes, type KernelName, type PreparedWeights, prepareWeights, quantizeActivations } from "./formats.ts";
+import {
+  int8Planes,
+  type KernelName,
+  type PreparedWeights,
+  prepareWeights,
+  quantizeActivations,
+  ternary2Rows,
+} from "./formats.ts";
 import { type AsyncGemvKernel, checkGemvArgs } from "./gemv.ts";
 
 export const WEBGPU_KERNELS = ["int8", "ternary2", "ternary_base3"] as const satisfies readonly KernelName[];
@@ -146,8 +153,8 @@ export class WebGpuRunner {
       const planes = int8Planes(p);
       data = new Uint8Array(planes.q.buffer);
       scales = planes.scale;
-    } else {
-      data = p.packed;
+    } else { // the WGSL ternary kernels read rows whole: ternary2's panels laid out row by row
+      data = p.kernel === "ternary2" ? ternary2Rows(p) : p.packed;
       scales = p.scale;
     }
     const perChunk = Math.floor(this.maxBindingBytes / Math.max(rowBytes, 4 * groups));
