@@ -66,6 +66,25 @@ Deno.test({
 
 Deno.test({
   name:
+    "WGSL kernels: rows over one 4096-column panel (int8 and ternary2 panels laid out row by row) equal the TS reference",
+  ignore: skip,
+  async fn() {
+    const rows = 5, cols = 4500, batch = 3;
+    const w = { name: "w", rows, cols, data: seededGaussian(rows * cols, 4, 0.05) },
+      x = seededGaussian(batch * cols, 5, 1);
+    for (const k of WEBGPU_KERNELS) {
+      const g = webgpuGemv(k, gpu!), p = g.prepare(kernelCodes(k, w));
+      const y1 = new Float32Array(batch * rows), y2 = new Float32Array(batch * rows).fill(NaN);
+      tsGemv(k).run(p, x, y1, batch);
+      await g.run(p, x, y2, batch);
+      const e = maxRelError(y1, y2);
+      assert.ok(e <= 2e-5, `${k} ${rows}x${cols} B${batch}: rel error ${e}`);
+    }
+  },
+});
+
+Deno.test({
+  name:
     "WebGPU: many layers queued, one submit and one readback, every output right; weights over the binding limit split",
   ignore: skip,
   async fn() {
