@@ -29,7 +29,7 @@ import { ensureNative, type NativeLib } from "../kernels/native.ts";
 import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
 import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
 import { type BenchRecord, emit, table } from "./report.ts";
-import { alignedUintB, cUintBGemv, type UintBWeights } from "../kernels/uint_b.ts";
+import { alignedUintB, cUintBGemv } from "../kernels/uint_b.ts";
 import { quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
 
@@ -240,8 +240,7 @@ function packedTimed(lib: NativeLib, w: WeightMatrix, kernel: "uint_b" | "klevel
     : { method: "rtn_asym", bits, groupSize: UINT_B_BENCH_GROUP, scaleDtype: "f16" };
   const q = quantizeWeight(w, c);
   const k = cUintBGemv(lib), first = k.prepare(q, w.rows, w.cols, bits, c.groupSize);
-  const copies: UintBWeights[] = [first];
-  for (let i = 1; i < copiesFor(first.bytes); i++) copies.push(alignedUintB(first));
+  const copies = Array.from({ length: copiesFor(first.bytes) }, () => alignedUintB(first, true));
   const runAll = (x: Float32Array, y: Float32Array, batch: number, threads: number) => {
     for (const c of copies) k.run(c, x, y, batch, threads);
   };
@@ -270,8 +269,7 @@ function peerTimed(
   w: { rows: number; cols: number; data: Float32Array },
 ): Timed {
   const first = peer.prepare(type, w.rows, w.cols, w.data);
-  const copies = [first];
-  for (let i = 1; i < copiesFor(first.bytes); i++) copies.push(peer.copy(first));
+  const copies = Array.from({ length: copiesFor(first.bytes) }, () => peer.copy(first));
   return {
     kernel: type,
     bits: null,
@@ -330,11 +328,10 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
     const prepareVariant = (v: Variant, batch: number) => {
       const kern = cGemv(v.kernel, lib);
       const first = kern.prepare(codesOf(v), { batch });
-      // copies of the prepared weights, together larger than 4× the LLC (the first copy included);
-      // decoding is compute-bound (~5 ns a weight): enough copies to pass the LLC once, not four times
+      // copies of the prepared weights (each on whole huge pages; the prepared ones not among them), together
+      // larger than 4× the LLC; decoding is compute-bound (~5 ns a weight): enough copies to pass the LLC once, not four times
       const need = v.kernel === "coded_ternary" ? Math.ceil(LLC_BYTES / first.bytes) + 1 : copiesFor(first.bytes);
-      const copies: PreparedWeights[] = [first];
-      for (let i = 1; i < need; i++) copies.push(alignedWeights(first, true));
+      const copies: PreparedWeights[] = Array.from({ length: need }, () => alignedWeights(first, true));
       return { ...v, kern, first, copies, batch };
     };
     const variants = variantsOf(o.kernels, o.sparsities).map((v) => prepareVariant(v, o.batches[0]));

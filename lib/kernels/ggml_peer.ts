@@ -138,7 +138,7 @@ export function openGgmlPeer(lib: NativeLib): GgmlPeer {
       return { actMs: times[0], dotMs: times[1] };
     },
     copy(p) {
-      const data = alignedArray(Uint8Array, p.bytes);
+      const data = alignedArray(Uint8Array, p.bytes, true); // whole huge pages, as subbit's bench copies
       data.set(p.data);
       return { ...p, data };
     },

@@ -137,8 +137,8 @@ export function tsUintBGemv(p: UintBWeights, x: Float32Array, y: Float32Array, b
 }
 
 /** A copy of prepared weights in 64-byte-aligned arrays (the C path's loads; also a benchmark's DRAM copies). */
-export function alignedUintB(p: UintBWeights): UintBWeights {
-  const packed = alignedArray(Uint8Array, p.packed.length);
+export function alignedUintB(p: UintBWeights, wholeHugePages = false): UintBWeights {
+  const packed = alignedArray(Uint8Array, p.packed.length, wholeHugePages);
   packed.set(p.packed);
   return { ...p, packed };
 }

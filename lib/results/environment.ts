@@ -1,5 +1,6 @@
 /** What a run records about where it ran: versions, git commit, CPU. */
 import pl from "nodejs-polars";
+import { transparentHugePages } from "../kernels/huge_pages.ts";
 
 export interface RunEnvironment {
   deno: string;
@@ -13,6 +14,8 @@ export interface RunEnvironment {
   cores: number;
   os: string;
   hostname: string;
+  /** Linux's THP mode (always / madvise / never; null: unknown): whether the kernels' large buffers got huge pages. */
+  transparent_hugepage: string | null;
 }
 
 async function git(args: string[]): Promise<string | null> {
@@ -59,5 +62,6 @@ export async function runEnvironment(): Promise<RunEnvironment> {
     cores: navigator.hardwareConcurrency,
     os: `${Deno.build.os} ${Deno.osRelease()}`,
     hostname: Deno.hostname(),
+    transparent_hugepage: transparentHugePages(),
   };
 }
