@@ -38,7 +38,7 @@ export const isAligned = (a: Typed): boolean => addressOf(a) % BigInt(ALIGNMENT)
 /**
  * A zeroed array of `length` elements whose first byte sits on a 64-byte boundary. Arrays of 2 MiB or more start on
  * a 2 MiB boundary instead, advised onto huge pages before their first write (huge_pages.ts): weights streamed from
- * DRAM by one core read 2–7 % faster so (Zen 5, docs/kernels.md). The bytes before the boundary are never touched:
+ * DRAM by one core read 1–5 % faster so (Zen 5, docs/kernels.md). The bytes before the boundary are never touched:
  * they cost address space, not memory. The last partial huge page stays on small pages, unless `wholeHugePages`
  * (the benchmark's DRAM copies, so that every copy reads as the bulk of a large matrix does): then the array's
  * last huge page is whole, up to 2 MiB more memory.
