@@ -363,17 +363,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
    as row_bias = Σ_g s_g·128·Σq_g, precomputed with the weights (4 bytes a row, not 4 a group). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void i8_rows_vnni(const int_ctx *c, int64_t r0, int64_t r1) {
   if (c->B == 1) { /* the decode case */
-    /* Rows over 4096 columns (several panels): software prefetch 2 KB ahead (measured +12–20 % at 11008 columns);
-       shorter ones: the hardware prefetcher alone on Zen 5 (prefetching measured slower at 4096 columns). Each
-       distance a compile-time constant in its copy: computed in the kernel, gcc kept a run-time test around every
-       prefetch of the loop (3 % at 4096 × 11008: 1.296–1.299 → 1.254–1.256 ms, Zen 5, interleaved A/B). */
-    const int long_rows = c->cp > 4096;
-    if (sb_on_intel() && long_rows)
+    /* Intel, rows over 4096 columns: software prefetch 2 KB ahead (measured +12–20 % at 11008 columns, before the
+       panels), shorter ones 1 KB; Zen 5: the hardware prefetcher alone at every width since the panels (gemv_tuning.h
+       SB_I8_ROWS). Each distance a compile-time constant in its copy: computed in the kernel, gcc kept a run-time
+       test around every prefetch of the loop (3 % at 4096 × 11008: 1.296–1.299 → 1.254–1.256 ms, Zen 5). */
+    if (sb_on_intel() && c->cp > 4096)
       FOR_ROW_GROUPS(SB_I8_ROWS_INTEL, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_INTEL, SB_PF_I8_LONG));
     else if (sb_on_intel())
       FOR_ROW_GROUPS(SB_I8_ROWS_INTEL, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_INTEL, SB_PF_I8_INTEL));
-    else if (long_rows)
-      FOR_ROW_GROUPS(SB_I8_ROWS_LONG, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS_LONG, SB_PF_I8_LONG));
     else FOR_ROW_GROUPS(SB_I8_ROWS, r0, r1, i8_rows_b1_vnni(c, r, q, n, SB_I8_ROWS, SB_PF_I8));
     return;
   }
@@ -505,7 +502,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_chain
     __asm__("" : "+v"(xv[0]), "+v"(xv[1]), "+v"(xv[2]), "+v"(xv[3])); /* loaded once for the four rows */
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
-      SB_PREFETCH(pk[k] + blk * 64, SB_PF_T2);
+      SB_PREFETCH(pk[k] + blk * 64, SB_PF_T2_CHAINS);
       __m512i v = _mm512_loadu_si512((const void *)(pk[k] + blk * 64));
       __asm__("" : "+v"(v)); /* one load, kept in a register */
 #pragma GCC unroll 4

@@ -11,21 +11,21 @@
    on AMD EPYC (Zen 5) with weights 64-byte aligned and DRAM-resident, with *_INTEL variants where Intel Ice
    Lake-SP measured a different best (chosen at run time by CPU vendor, `sb_on_intel()`):
    software prefetch distance in bytes ahead of each stream (0 = none: the hardware prefetcher alone;
-   int8 was fastest so, ternary2 with 2 KB), and rows the int8 batch-1 kernel reads at once. */
+   int8 was fastest so, ternary2 with 2.5 KB), and rows the int8 batch-1 kernel reads at once. */
 #ifndef SB_PF_I8
 #define SB_PF_I8 0
 #endif
-#ifndef SB_PF_I8_LONG /* int8 batch 1, rows over 4 KB */
+#ifndef SB_PF_I8_LONG /* int8: batch 1 on Intel with rows over 4 KB, and every batched call (measured before the
+                         4096-column panels; not re-measured since) */
 #define SB_PF_I8_LONG 2048
 #endif
-#ifndef SB_I8_ROWS /* int8 batch 1 on Zen 5: rows at once up to 4096 columns; longer rows SB_I8_ROWS_LONG. Interleaved A/B,
-                       one thread, three rounds (2026-12-07): four rows at every width 0.48–0.57 / 1.31–1.56 /
-                       1.45–1.57 ms at 4096² / 11008×4096 / 4096×11008, two and three 0.45–0.53 / 1.24–1.35 /
-                       1.33–1.43 ms (two at every width: 0.46–0.51 / 1.25–1.35 / 1.39–1.48) */
+#ifndef SB_I8_ROWS /* int8 batch 1 on Zen 5: two rows at once and no software prefetch at every width. Interleaved A/B,
+                       one thread, 40 rounds (2026-12-07, panels and huge pages): 4096 × 11008 three rows with 2 KB
+                       ahead (the choice for long rows before the panels) 1.223–1.310 ms, two with none 1.185–1.196
+                       (4 KiB pages: 1.231 → 1.171), four with none 1.373; 4096 × 16384 1.909 → 1.781 ms. Before:
+                       four rows at every width 0.48–0.57 / 1.31–1.56 / 1.45–1.57 ms at 4096² / 11008×4096 /
+                       4096×11008, two 0.46–0.51 / 1.25–1.35 / 1.39–1.48 */
 #define SB_I8_ROWS 2
-#endif
-#ifndef SB_I8_ROWS_LONG
-#define SB_I8_ROWS_LONG 3
 #endif
 #ifndef SB_I8_ROWS_INTEL /* Ice Lake-SP: four rows, 0.97–1.02 of the bandwidth there (bench-2026-12-03f; not re-measured) */
 #define SB_I8_ROWS_INTEL 4
@@ -43,8 +43,15 @@
 #ifndef SB_PF_F32_INTEL /* Ice Lake-SP: the 2 KB found before (not re-measured there) */
 #define SB_PF_F32_INTEL 2048
 #endif
-#ifndef SB_PF_T2
+#ifndef SB_PF_T2 /* ternary2: Intel's sixteen-accumulator batch-1 kernel and the batched one */
 #define SB_PF_T2 2048
+#endif
+#ifndef SB_PF_T2_CHAINS /* ternary2 batch 1 on Zen 5 (t2_four_chains_vnni). Interleaved A/B, one thread, 30 rounds
+                           (2026-12-07, huge pages): 4096² 1536 / 2048 / 2240 / 2304 / 2560 / 2688 / 2816 / 3072 bytes
+                           ahead 0.1106 / 0.1023–0.1052 / 0.1041 / 0.1033 / 0.0993–0.1028 / 0.1036 / 0.1041 / 0.1031
+                           ms, 11008 × 4096 2048 0.2748, 2560 0.2688 ms, 4096 × 11008 2048 0.2741, 2560 0.2665 ms
+                           (4 KiB pages, 4096²: 0.1079 → 0.1061); 1024 and 4096 far slower */
+#define SB_PF_T2_CHAINS 2560
 #endif
 #ifndef SB_PF_T3
 #define SB_PF_T3 10240
