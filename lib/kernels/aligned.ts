@@ -62,9 +62,11 @@ function offsetTo(buffer: ArrayBuffer, align: number): number {
   return Number((BigInt(align) - base % BigInt(align)) % BigInt(align));
 }
 
-/** `a` itself when aligned (and `copy` is false), else an aligned copy of it (`wholeHugePages`: alignedArray's). */
+/** `a` itself when aligned as alignedArray aligns (64 bytes; 2 MiB from 2 MiB on) and `copy` is false, else an
+ * aligned copy of it (`wholeHugePages`: alignedArray's). */
 export function alignedCopy<T extends Typed>(a: T, copy = false, wholeHugePages = false): T {
-  if (!copy && (a.byteLength === 0 || isAligned(a))) return a;
+  const align = a.byteLength >= HUGE_PAGE_BYTES ? HUGE_PAGE_BYTES : ALIGNMENT;
+  if (!copy && (a.byteLength === 0 || addressOf(a) % BigInt(align) === 0n)) return a;
   const out = alignedArray(a.constructor as TypedCtor<T>, a.length, wholeHugePages);
   (out as unknown as { set(src: T): void }).set(a);
   return out;

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { addressOf, alignedArray } from "./aligned.ts";
+import { addressOf, alignedArray, alignedCopy } from "./aligned.ts";
 import { adviseHugePages, HUGE_PAGE_BYTES, transparentHugePages } from "./huge_pages.ts";
 
 /** /proc/self/smaps's THPeligible flag of the mapping holding `at` (null: no such mapping or field). */
@@ -27,6 +27,17 @@ Deno.test("alignedArray: 2 MiB and more start on a huge-page boundary, zeroed, t
   }
   const small = alignedArray(Uint8Array, HUGE_PAGE_BYTES - 1);
   assert.equal(addressOf(small) % 64n, 0n);
+});
+
+Deno.test("alignedCopy: a large array 64-byte aligned but off a 2 MiB boundary is copied onto one", () => {
+  const big = alignedArray(Uint8Array, 3 * HUGE_PAGE_BYTES);
+  big.forEach((_, i) => big[i] = i % 251);
+  const off = big.subarray(64, 64 + 2 * HUGE_PAGE_BYTES + 5);
+  const c = alignedCopy(off);
+  assert.notEqual(c, off);
+  assert.equal(addressOf(c) % BigInt(HUGE_PAGE_BYTES), 0n);
+  assert.deepEqual(c, off);
+  assert.equal(alignedCopy(c), c, "already on a boundary: as is");
 });
 
 Deno.test("alignedArray: wholeHugePages leaves room for the last page whole", () => {
