@@ -329,7 +329,8 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
       const kern = cGemv(v.kernel, lib);
       const first = kern.prepare(codesOf(v), { batch });
       // copies of the prepared weights (each on whole huge pages; the prepared ones not among them), together
-      // larger than 4× the LLC; decoding is compute-bound (~5 ns a weight): enough copies to pass the LLC once, not four times
+      // larger than 4× the LLC; decoding is compute-bound (~5 ns a weight): enough copies to pass the LLC once,
+      // not four times
       const need = v.kernel === "coded_ternary" ? Math.ceil(LLC_BYTES / first.bytes) + 1 : copiesFor(first.bytes);
       const copies: PreparedWeights[] = Array.from({ length: need }, () => alignedWeights(first, true));
       return { ...v, kern, first, copies, batch };

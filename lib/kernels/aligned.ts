@@ -73,8 +73,8 @@ export function alignedCopy<T extends Typed>(a: T, copy = false, wholeHugePages 
 }
 
 /** Prepared weights with every array a kernel reads 64-byte aligned; `copy` makes fresh copies even of
- * aligned ones (the benchmark's DRAM-resident copies, each on whole huge pages). `dequantized` (read by references and tests, never
- * by a kernel) and other fields are shared. */
+ * aligned ones (the benchmark's DRAM-resident copies, each on whole huge pages). `dequantized` (read by
+ * references and tests, never by a kernel) and other fields are shared. */
 export function alignedWeights<P extends PreparedWeights>(p: P, copy = false): P {
   const out: Record<string, unknown> = { ...p };
   for (const [k, v] of Object.entries(p)) {
