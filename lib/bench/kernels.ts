@@ -175,7 +175,22 @@ export async function benchKernels(o: KernelBenchOptions): Promise<BenchRecord[]
       `bandwidth (${r.backend}, ${r.adapter}, ${r.threads ?? "-"} thread(s)): ${Number(r.bw_gbps).toFixed(1)} GB/s`,
     );
   }
+  const peers = peerSummary(out);
+  if (peers) console.error(peers);
   return out;
+}
+
+/** One line on the subbit rows that carry `vs_peer`: in how many subbit was faster, and the lowest vs_peer; null when
+ * none carries it. */
+export function peerSummary(records: BenchRecord[]): string | null {
+  const paired = records.filter((r) => r.peer === null && typeof r.vs_peer === "number");
+  if (!paired.length) return null;
+  const faster = paired.filter((r) => Number(r.vs_peer) > 1).length;
+  const worst = paired.reduce((a, b) => Number(b.vs_peer) < Number(a.vs_peer) ? b : a);
+  return `vs ggml: subbit faster in ${faster} of ${paired.length} pairs; lowest vs_peer: ${worst.kernel} ` +
+    `${worst.rows}×${worst.cols}, batch ${worst.batch}, ${worst.threads} thread(s), ${
+      Number(worst.vs_peer).toFixed(2)
+    }×`;
 }
 
 /** ggml's kernels timed after each subbit kernel (--peers ggml), the first of each list its vs_peer counterpart. */

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { ensureNative } from "../kernels/native.ts";
-import { benchKernels } from "./kernels.ts";
+import { benchKernels, peerSummary } from "./kernels.ts";
 
 const lib = await ensureNative();
 
@@ -124,4 +124,21 @@ Deno.test("deno task bench kernels: a bad --batches, --threads or --shapes is an
     assert.ok(new TextDecoder().decode(out.stderr).includes(message), new TextDecoder().decode(out.stderr));
     assert.equal(out.stdout.length, 0, "nothing written before the flags are checked");
   }
+});
+
+Deno.test("peerSummary: the pairs subbit won and the lowest vs_peer; null without peers", () => {
+  const row = (kernel: string, vs: number | null, peer: string | null = null) => ({
+    kernel,
+    rows: 4096,
+    cols: 11008,
+    batch: 1,
+    threads: 2,
+    peer,
+    vs_peer: vs,
+  });
+  assert.equal(peerSummary([row("fp32", null)]), null);
+  assert.equal(
+    peerSummary([row("fp32", 0.86), row("int8", 1.24), row("q8_0", null, "ggml"), row("ternary2", 1.7)]),
+    "vs ggml: subbit faster in 2 of 3 pairs; lowest vs_peer: fp32 4096×11008, batch 1, 2 thread(s), 0.86×",
+  );
 });
