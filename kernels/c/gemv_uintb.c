@@ -43,6 +43,14 @@
 #ifndef SB_PF_UB
 #define SB_PF_UB 2048
 #endif
+/* Batch 1 with huge pages (Zen 5, one thread, groups of 128, interleaved A/B of 30 rounds, 2026-12-07; 4096² /
+   4096×11008 / 11008×4096): at 2 and 3 bits 2.5 KB ahead (as ternary2's one-chain kernel) against 2 KB, 0.1314 /
+   0.3733 / 0.3565 → 0.1291 / 0.3611 / 0.3501 ms (2 bits), 0.1867 / 0.5400 / 0.5126 → 0.1841 / 0.5192 / 0.5110 (3
+   bits); 4 bits mixed (−1.5 to +6 %: stays at 2 KB); 8 bits two rows at once instead of four, 0.5355 / 1.3297 /
+   1.7072 → 0.5041 / 1.2922 / 1.6727 ms (two rows without prefetch: 7–13 % slower). Not measured on Intel. */
+#ifndef SB_PF_UB_LOW
+#define SB_PF_UB_LOW 2560
+#endif
 /* 2–16 tokens: the same prefetch in the pass that reads a row from memory first, and rows at once for two tokens,
    three or four, and more (in passes of four tokens). The batched paths had none and were memory-latency-bound,
    not compute-bound: Zen 5, one thread, 3 bits, groups of 128 (interleaved A/B, 2026-12-07), 4096² at 2 / 4 / 16
@@ -198,7 +206,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inl
 #define UB_RANGE(BITS, B)                                                                                       \
   __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static void ub_range_##BITS##_##B(           \
       const ub_ctx *c, int64_t r0, int64_t r1) {                                                                \
-    if (B == 1) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, 0, 1, BITS, SB_PF_UB));                     \
+    if (B == 1 && BITS == 8) FOR_ROW_GROUPS(2, r0, r1, ub_rows_tpl(c, r, q, n, 2, 0, 1, BITS, SB_PF_UB));        \
+    else if (B == 1) FOR_ROW_GROUPS(4, r0, r1, ub_rows_tpl(c, r, q, n, 4, 0, 1, BITS, BITS <= 3 ? SB_PF_UB_LOW : SB_PF_UB)); \
     else if (B == 2) FOR_ROW_GROUPS(SB_UB_ROWS_B2, r0, r1, ub_rows_tpl(c, r, q, n, SB_UB_ROWS_B2, 0, 2, BITS, SB_PF_UB_BATCH)); \
     else if (B <= 4) FOR_ROW_GROUPS(SB_UB_ROWS_B4, r0, r1, ub_rows_tpl(c, r, q, n, SB_UB_ROWS_B4, 0, B, BITS, SB_PF_UB_BATCH));                       \
     else FOR_ROW_GROUPS(SB_UB_ROWS_B8, r0, r1, UB_TOKENS(SB_UB_ROWS_B8, B, BITS));                               \
