@@ -45,7 +45,7 @@ export const isAligned = (a: Typed): boolean => addressOf(a) % BigInt(ALIGNMENT)
  */
 export function alignedArray<T extends Typed>(ctor: TypedCtor<T>, length: number, wholeHugePages = false): T {
   const bytes = length * ctor.BYTES_PER_ELEMENT;
-  if (bytes < HUGE_PAGE_BYTES) {
+  if (alignmentFor(bytes) === ALIGNMENT) {
     const buffer = new ArrayBuffer(bytes + ALIGNMENT);
     return new ctor(buffer, offsetTo(buffer, ALIGNMENT), length);
   }
@@ -56,6 +56,9 @@ export function alignedArray<T extends Typed>(ctor: TypedCtor<T>, length: number
   return new ctor(buffer, offset, length);
 }
 
+/** The boundary alignedArray puts an array of `bytes` on: a cache line, or a huge page from 2 MiB on. */
+const alignmentFor = (bytes: number): number => bytes >= HUGE_PAGE_BYTES ? HUGE_PAGE_BYTES : ALIGNMENT;
+
 /** Bytes from the start of `buffer` to its first `align`-byte boundary. */
 function offsetTo(buffer: ArrayBuffer, align: number): number {
   const base = addressOf(new Uint8Array(buffer));
@@ -65,8 +68,7 @@ function offsetTo(buffer: ArrayBuffer, align: number): number {
 /** `a` itself when aligned as alignedArray aligns (64 bytes; 2 MiB from 2 MiB on) and `copy` is false, else an
  * aligned copy of it (`wholeHugePages`: alignedArray's). */
 export function alignedCopy<T extends Typed>(a: T, copy = false, wholeHugePages = false): T {
-  const align = a.byteLength >= HUGE_PAGE_BYTES ? HUGE_PAGE_BYTES : ALIGNMENT;
-  if (!copy && (a.byteLength === 0 || addressOf(a) % BigInt(align) === 0n)) return a;
+  if (!copy && (a.byteLength === 0 || addressOf(a) % BigInt(alignmentFor(a.byteLength)) === 0n)) return a;
   const out = alignedArray(a.constructor as TypedCtor<T>, a.length, wholeHugePages);
   (out as unknown as { set(src: T): void }).set(a);
   return out;
