@@ -115,8 +115,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi"), always_inline))
   const uint8_t *p[MAXR];
 #pragma GCC unroll 6
   for (int k = 0; k < R; k++) p[k] = c->packed + (r + (k < n ? k : 0) * stride) * c->bytes_per_row;
-  SB_PREFETCH_ROW_VALUES(c->scale, r, stride, n);
-  SB_PREFETCH_ROW_VALUES(c->wsum, r, stride, n);
+  SB_PREFETCH_ROW_VALUES(c->scale, r + SB_T3_VALUES_AHEAD, stride, n);
+  SB_PREFETCH_ROW_VALUES(c->wsum, r + SB_T3_VALUES_AHEAD, stride, n);
   __m512i a[MAXR][MAXNA];
 #pragma GCC unroll 6
   for (int k = 0; k < R; k++)

@@ -56,6 +56,13 @@
 #ifndef SB_PF_T3
 #define SB_PF_T3 10240
 #endif
+#ifndef SB_T3_VALUES_AHEAD /* base-3 batch 1: rows ahead whose scale and Σw a row group prefetches (16: the next 64-byte
+                              line of each stream). Interleaved A/B against the group's own rows, Zen 5, one thread, 30–40
+                              rounds (2026-12-07): 4096² 0.0837–0.0867 → 0.0831–0.0857 ms in four runs, 11008 × 4096 0.2245
+                              → 0.2188 ms; 32 and 64 rows no better. The same for ternary2's scales and int8's row biases
+                              measured nothing (not re-measured on Intel) */
+#define SB_T3_VALUES_AHEAD 16
+#endif
 #ifndef SB_T3_TILE_BYTES /* base-3, 2–16 tokens: activation bytes per column tile */
 #define SB_T3_TILE_BYTES 24576
 #endif
@@ -87,7 +94,8 @@
 
 /* Start fetching the 4-byte per-row values (scale, Σw, bias) that a group of n rows, `stride` apart, uses only at
    its end: with rows a quarter of the range apart the hardware prefetcher does not follow these arrays, and a miss
-   there stalled every 16th group (~7 % of a base-3 GEMV when each layer has its own arrays). */
+   there stalled every 16th group (~7 % of a base-3 GEMV when each layer has its own arrays). Base-3 passes rows
+   SB_T3_VALUES_AHEAD on, so that the line arrives well before its group. */
 #define SB_PREFETCH_ROW_VALUES(arr, r, stride, n)                                   \
   do {                                                                              \
     for (int k_ = 0; k_ < (n); k_++) _mm_prefetch((const char *)((arr) + (r) + k_ * (stride)), _MM_HINT_T0); \
