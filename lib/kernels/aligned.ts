@@ -33,7 +33,8 @@ export function addressOf(a: Typed): bigint {
   return Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as Uint8Array<ArrayBuffer>));
 }
 
-export const isAligned = (a: Typed): boolean => addressOf(a) % BigInt(ALIGNMENT) === 0n;
+/** Whether `a` starts on an `align`-byte boundary (a cache line unless told). */
+export const isAligned = (a: Typed, align: number = ALIGNMENT): boolean => addressOf(a) % BigInt(align) === 0n;
 
 /**
  * A zeroed array of `length` elements whose first byte sits on a 64-byte boundary. Arrays of 2 MiB or more start on
@@ -68,7 +69,7 @@ function offsetTo(buffer: ArrayBuffer, align: number): number {
 /** `a` itself when aligned as alignedArray aligns (64 bytes; 2 MiB from 2 MiB on) and `copy` is false, else an
  * aligned copy of it (`wholeHugePages`: alignedArray's). */
 export function alignedCopy<T extends Typed>(a: T, copy = false, wholeHugePages = false): T {
-  if (!copy && (a.byteLength === 0 || addressOf(a) % BigInt(alignmentFor(a.byteLength)) === 0n)) return a;
+  if (!copy && (a.byteLength === 0 || isAligned(a, alignmentFor(a.byteLength)))) return a;
   const out = alignedArray(a.constructor as TypedCtor<T>, a.length, wholeHugePages);
   (out as unknown as { set(src: T): void }).set(a);
   return out;
