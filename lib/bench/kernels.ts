@@ -93,9 +93,19 @@ export function measureBandwidth(
   return best;
 }
 
-function median(xs: number[]): number {
+/** The value at fraction q (0…1) of the sorted `xs`, index ⌊q·n⌋ (q = 0.5: the median as reported everywhere here). */
+export function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+const median = (xs: number[]): number => quantile(xs, 0.5);
+
+/** The quartiles of `peer[k] / own[k]` over the passes both made (pass k of each: the same round and rep, a few ms
+ * apart): how far this host's drift moves the ratio whose medians give `vs_peer`. */
+export function pairedRatioQuartiles(peer: number[], own: number[]): { q1: number; q3: number } {
+  const ratios = own.slice(0, peer.length).map((ms, k) => peer[k] / ms);
+  return { q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75) };
 }
 
 export interface KernelBenchOptions {
@@ -186,8 +196,10 @@ export function peerSummary(records: BenchRecord[]): string | null {
   const paired = records.filter((r) => r.peer === null && typeof r.vs_peer === "number");
   if (!paired.length) return null;
   const faster = paired.filter((r) => Number(r.vs_peer) > 1).length;
+  const clear = paired.filter((r) => typeof r.vs_peer_q1 === "number" && r.vs_peer_q1 > 1).length;
   const worst = paired.reduce((a, b) => Number(b.vs_peer) < Number(a.vs_peer) ? b : a);
-  return `vs ggml: subbit faster in ${faster} of ${paired.length} pairs; lowest vs_peer: ${worst.kernel} ` +
+  return `vs ggml: subbit faster in ${faster} of ${paired.length} pairs (${clear} with vs_peer_q1 > 1: faster in ` +
+    `three passes of four); lowest vs_peer: ${worst.kernel} ` +
     `${worst.rows}×${worst.cols}, batch ${worst.batch}, ${worst.threads} thread(s), ${
       Number(worst.vs_peer).toFixed(2)
     }×`;
@@ -402,15 +414,13 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
         const fp32Ms = fp32 >= 0 ? median(times[fp32]) : null;
         const int8At = timed.findIndex((v) => v.kernel === "int8" && v.peer === null);
         const int8Of = int8At >= 0 ? { ms: median(times[int8At]), bytes: timed[int8At].bytes } : null;
-        /** The median ms of the peer `type` timed after the subbit kernel `after`. */
-        const peerMsOf = (type: string, after: string) => {
-          const i = timed.findIndex((v) => v.peer === type && v.after === after);
-          return i >= 0 ? median(times[i]) : null;
-        };
+        /** The index in `timed` of the peer `type` timed after the subbit kernel `after`, or -1. */
+        const peerAt = (type: string, after: string) => timed.findIndex((v) => v.peer === type && v.after === after);
         timed.forEach((v, i) => {
           const ms = median(times[i]), bwNear = median(bws[i]), gbps = v.bytes / ms / 1e6;
           const counterpart = v.peer === null && v.sparsity === null ? GGML_PEERS[v.after]?.[0] : undefined;
-          const peerMs = counterpart ? peerMsOf(counterpart, v.after) : null;
+          const peerI = counterpart ? peerAt(counterpart, v.after) : -1;
+          const peerMs = peerI >= 0 ? median(times[peerI]) : null;
           const r: BenchRecord = {
             backend: "c",
             adapter: cpu,
@@ -447,7 +457,16 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
                   ggml_variant: peer.variant,
                   act_ms: median(acts[i]),
                 }
-                : { peer: null, peer_kernel: counterpart ?? null, vs_peer: peerMs === null ? null : peerMs / ms }
+                : {
+                  peer: null,
+                  peer_kernel: counterpart ?? null,
+                  vs_peer: peerMs === null ? null : peerMs / ms,
+                  ...(peerI >= 0
+                    ? (({ q1, q3 }) => ({ vs_peer_q1: q1, vs_peer_q3: q3 }))(
+                      pairedRatioQuartiles(times[peerI], times[i]),
+                    )
+                    : { vs_peer_q1: null, vs_peer_q3: null }),
+                }
               : {}),
           };
           emit(r);

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { ensureNative } from "../kernels/native.ts";
-import { benchKernels, peerSummary } from "./kernels.ts";
+import { benchKernels, pairedRatioQuartiles, peerSummary, quantile } from "./kernels.ts";
 
 const lib = await ensureNative();
 
@@ -92,6 +92,8 @@ Deno.test({
           const p = rows.find((r) => r.kernel === theirs && r.batch === b && r.threads === t)!;
           assert.equal(a.peer_kernel, theirs);
           assert.ok(Math.abs(Number(a.vs_peer) - Number(p.ms) / Number(a.ms)) < 1e-12, `${ours} vs ${theirs}`);
+          // the quartiles of the paired passes, in order
+          assert.ok(Number(a.vs_peer_q1) > 0 && Number(a.vs_peer_q1) <= Number(a.vs_peer_q3), JSON.stringify(a));
           assert.equal(p.peer, "ggml");
           assert.equal(p.peer_of, ours);
           assert.match(String(p.ggml_version), /^\d+\.\d+/);
@@ -101,7 +103,9 @@ Deno.test({
         }
       }
     }
-    assert.ok(rows.filter((r) => r.kernel === "sparse_ternary").every((r) => r.vs_peer === null));
+    assert.ok(
+      rows.filter((r) => r.kernel === "sparse_ternary").every((r) => r.vs_peer === null && r.vs_peer_q1 === null),
+    );
   },
 });
 
@@ -127,7 +131,7 @@ Deno.test("deno task bench kernels: a bad --batches, --threads or --shapes is an
 });
 
 Deno.test("peerSummary: the pairs subbit won and the lowest vs_peer; null without peers", () => {
-  const row = (kernel: string, vs: number | null, peer: string | null = null) => ({
+  const row = (kernel: string, vs: number | null, peer: string | null = null, q1: number | null = vs) => ({
     kernel,
     rows: 4096,
     cols: 11008,
@@ -135,10 +139,25 @@ Deno.test("peerSummary: the pairs subbit won and the lowest vs_peer; null withou
     threads: 2,
     peer,
     vs_peer: vs,
+    vs_peer_q1: q1,
   });
   assert.equal(peerSummary([row("fp32", null)]), null);
   assert.equal(
-    peerSummary([row("fp32", 0.86), row("int8", 1.24), row("q8_0", null, "ggml"), row("ternary2", 1.7)]),
-    "vs ggml: subbit faster in 2 of 3 pairs; lowest vs_peer: fp32 4096×11008, batch 1, 2 thread(s), 0.86×",
+    peerSummary([row("fp32", 0.86), row("int8", 1.24), row("q8_0", null, "ggml"), row("ternary2", 1.7, null, 0.99)]),
+    "vs ggml: subbit faster in 2 of 3 pairs (1 with vs_peer_q1 > 1: faster in three passes of four); " +
+      "lowest vs_peer: fp32 4096×11008, batch 1, 2 thread(s), 0.86×",
   );
+});
+
+Deno.test("pairedRatioQuartiles: peer/own pass by pass, quartiles at ⌊n/4⌋ and ⌊3n/4⌋ of the sorted ratios", () => {
+  // ratios 2, 0.5, 1, 4 (pass by pass) sort to 0.5, 1, 2, 4: q1 = 1, q3 = 4
+  assert.deepEqual(pairedRatioQuartiles([2, 1, 3, 8], [1, 2, 3, 2]), { q1: 1, q3: 4 });
+  // a constant ratio is both quartiles
+  const own = [1.0, 1.2, 0.9, 1.1, 1.05], peer = own.map((ms) => 1.25 * ms);
+  const { q1, q3 } = pairedRatioQuartiles(peer, own);
+  assert.ok(Math.abs(q1 - 1.25) < 1e-12 && Math.abs(q3 - 1.25) < 1e-12);
+  // an extra pass on one side (not paired) is left out
+  assert.deepEqual(pairedRatioQuartiles([1, 1], [1, 1, 100]), { q1: 1, q3: 1 });
+  assert.equal(quantile([3, 1, 2], 0.5), 2);
+  assert.equal(quantile([5], 0.75), 5);
 });
