@@ -56,7 +56,8 @@ Flags:
                q8_0 and q4_0 after int8, tq2_0 and q2_K after ternary2, tq1_0 after
                ternary_base3. Peer rows carry peer: "ggml", ggml_version, ggml_variant and act_ms
                (ggml's activation conversion, inside ms); subbit rows gain vs_peer = peer ms /
-               subbit ms against fp32↔f32, int8↔q8_0, ternary2↔tq2_0, ternary_base3↔tq1_0
+               subbit ms against fp32↔f32, int8↔q8_0, ternary2↔tq2_0, ternary_base3↔tq1_0,
+               and vs_peer_q1 / vs_peer_q3, the quartiles of the pass-by-pass ratios
   -h, --help`;
 
 /** The kernels suite's options from its flags, checked before anything is written. */
