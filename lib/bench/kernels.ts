@@ -421,6 +421,7 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
           const counterpart = v.peer === null && v.sparsity === null ? GGML_PEERS[v.after]?.[0] : undefined;
           const peerI = counterpart ? peerAt(counterpart, v.after) : -1;
           const peerMs = peerI >= 0 ? median(times[peerI]) : null;
+          const spread = peerI >= 0 ? pairedRatioQuartiles(times[peerI], times[i]) : null;
           const r: BenchRecord = {
             backend: "c",
             adapter: cpu,
@@ -461,11 +462,8 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
                   peer: null,
                   peer_kernel: counterpart ?? null,
                   vs_peer: peerMs === null ? null : peerMs / ms,
-                  ...(peerI >= 0
-                    ? (({ q1, q3 }) => ({ vs_peer_q1: q1, vs_peer_q3: q3 }))(
-                      pairedRatioQuartiles(times[peerI], times[i]),
-                    )
-                    : { vs_peer_q1: null, vs_peer_q3: null }),
+                  vs_peer_q1: spread?.q1 ?? null,
+                  vs_peer_q3: spread?.q3 ?? null,
                 }
               : {}),
           };
