@@ -28,7 +28,7 @@ import { GGML_PEER_TYPES, type GgmlPeer, type GgmlPeerType, openGgmlPeer } from 
 import { ensureNative, type NativeLib } from "../kernels/native.ts";
 import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
 import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
-import { type BenchRecord, emit, table } from "./report.ts";
+import { type BenchRecord, emit, quantile, table } from "./report.ts";
 import { alignedUintB, cUintBGemv } from "../kernels/uint_b.ts";
 import { quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig, WeightMatrix } from "../quant/types.ts";
@@ -91,12 +91,6 @@ export function measureBandwidth(
     }
   }
   return best;
-}
-
-/** The value at fraction q (0…1) of the sorted `xs`, index ⌊q·n⌋ (q = 0.5: the median as reported everywhere here). */
-export function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
 const median = (xs: number[]): number => quantile(xs, 0.5);

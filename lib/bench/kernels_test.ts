@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { ensureNative } from "../kernels/native.ts";
-import { benchKernels, pairedRatioQuartiles, peerSummary, quantile } from "./kernels.ts";
+import { benchKernels, pairedRatioQuartiles, peerSummary } from "./kernels.ts";
+import { quantile } from "./report.ts";
 
 const lib = await ensureNative();
 

@@ -17,6 +17,12 @@ export function table(records: BenchRecord[], columns: string[]): void {
   console.error([fmt(columns), ...rows.map(fmt)].join("\n"));
 }
 
+/** The value at fraction q (0…1) of the sorted `xs`, index ⌊q·n⌋ (q = 0.5: the median every bench reports). */
+export function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
 /** Median wall time (ms) of `fn` over `reps` runs after one warm-up. */
 export function medianMs(fn: () => void, reps: number): number {
   fn();
@@ -26,6 +32,5 @@ export function medianMs(fn: () => void, reps: number): number {
     fn();
     t.push(performance.now() - t0);
   }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)];
+  return quantile(t, 0.5);
 }
