@@ -28,7 +28,8 @@ import { GGML_PEER_TYPES, type GgmlPeer, type GgmlPeerType, openGgmlPeer } from 
 import { ensureNative, type NativeLib } from "../kernels/native.ts";
 import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
 import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
-import { type BenchRecord, emit, quantile, table } from "./report.ts";
+import { quantile } from "../metrics/quantile.ts";
+import { type BenchRecord, emit, table } from "./report.ts";
 import { alignedUintB, cUintBGemv } from "../kernels/uint_b.ts";
 import { quantizeWeight } from "../quant/transforms.ts";
 import type { QuantConfig, WeightMatrix } from "../quant/types.ts";

@@ -1,5 +1,7 @@
 /** Benchmark output convention: one JSON object per line on stdout, a readable table on stderr. */
 
+import { quantile } from "../metrics/quantile.ts";
+
 export type BenchRecord = Record<string, string | number | boolean | null>;
 
 /** Print one result as a JSON line (stdout). */
@@ -15,12 +17,6 @@ export function table(records: BenchRecord[], columns: string[]): void {
   const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join("  ");
   console.error([fmt(columns), ...rows.map(fmt)].join("\n"));
-}
-
-/** The value at fraction q (0…1) of the sorted `xs`, index ⌊q·n⌋ (q = 0.5: the median every bench reports). */
-export function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
 /** Median wall time (ms) of `fn` over `reps` runs after one warm-up. */

@@ -10,6 +10,7 @@ import { cGemv } from "../kernels/gemv.ts";
 import type { NativeLib } from "../kernels/native.ts";
 import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
 import { seededGaussian } from "../random.ts";
+import { quantile } from "../metrics/quantile.ts";
 import { cUintBGemv, uintBUnsupported } from "../kernels/uint_b.ts";
 
 /** The methods whose codes are uniform (a scale and an offset per group): uint_b's. */
@@ -109,7 +110,6 @@ export class LatencyTable {
       run(x, y);
       t.push((performance.now() - t0) * 1000);
     }
-    t.sort((a, b) => a - b);
-    return t[Math.floor(t.length / 2)];
+    return quantile(t, 0.5);
   }
 }
