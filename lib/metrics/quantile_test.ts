@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../../tests/fixtures/fc.ts";
 import { quantile } from "./quantile.ts";
 
 Deno.test("quantile: index ⌊q·n⌋ of the sorted values, the input left unsorted", () => {
