@@ -502,7 +502,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void t2_four_chain
     __asm__("" : "+v"(xv[0]), "+v"(xv[1]), "+v"(xv[2]), "+v"(xv[3])); /* loaded once for the four rows */
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
-      SB_PREFETCH(pk[k] + blk * 64, SB_PF_T2_CHAINS);
+      SB_PREFETCH_AS(pk[k] + blk * 64, SB_PF_T2_CHAINS, SB_PF_T2_CHAINS_HINT);
       __m512i v = _mm512_loadu_si512((const void *)(pk[k] + blk * 64));
       __asm__("" : "+v"(v)); /* one load, kept in a register */
 #pragma GCC unroll 4

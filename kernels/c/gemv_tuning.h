@@ -87,10 +87,18 @@
                      4 KB measured as 2 KB */
 #define SB_PF_SP 2048
 #endif
-#define SB_PREFETCH(p, ahead) \
-  do {                        \
-    if (ahead) _mm_prefetch((const char *)(p) + (ahead), _MM_HINT_T0); \
+#ifndef SB_PF_T2_CHAINS_HINT /* ternary2 batch 1 on Zen 5: the prefetch hint. NTA against T0, interleaved A/B, one
+                                thread, 30–40 rounds (2026-12-07, huge pages, 2.5 KB ahead): 4096² 0.1046 → 0.1028 ms,
+                                4096 × 11008 0.2811 → 0.2766, 11008 × 4096 0.2823 → 0.2809 (2 / 3 / 4 KB ahead with NTA
+                                slower). The same hint in base-3: ≤ 0.5 %, not adopted */
+#define SB_PF_T2_CHAINS_HINT _MM_HINT_NTA
+#endif
+/* Prefetch `ahead` bytes past p (0: none), into every cache level (T0) or with another _MM_HINT_*. */
+#define SB_PREFETCH_AS(p, ahead, hint) \
+  do {                                 \
+    if (ahead) _mm_prefetch((const char *)(p) + (ahead), hint); \
   } while (0)
+#define SB_PREFETCH(p, ahead) SB_PREFETCH_AS(p, ahead, _MM_HINT_T0)
 
 /* Start fetching the 4-byte per-row values (scale, Σw, bias) that a group of n rows, `stride` apart, uses only at
    its end: with rows a quarter of the range apart the hardware prefetcher does not follow these arrays, and a miss

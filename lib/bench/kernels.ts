@@ -54,6 +54,28 @@ export const LLC_BYTES = llcBytes();
 /** Size of the streaming-sum pass run between a kernel's timed passes (4× the LLC). */
 export const PROBE_NEAR_BYTES = 4 * LLC_BYTES;
 
+/**
+ * The probes beside the kernels read two buffers in turn. One buffer read after every pass was partly served from
+ * the last-level cache when the pass before it left that cache alone (ternary2's non-temporal prefetches on Zen 5):
+ * its probe read 3–6 % faster than DRAM allows, and the kernel's bw_fraction fell though its ms fell too. A kernel
+ * pass that fills the cache (every other) evicts either buffer, so for those the two read the same.
+ */
+export class NearProbe {
+  private readonly buffers: Float32Array[];
+  private next = 0;
+
+  constructor(bytes: number = PROBE_NEAR_BYTES) {
+    this.buffers = [0, 1].map(() => alignedArray(Float32Array, bytes / 4).fill(1));
+  }
+
+  /** GB/s of one streaming-sum pass over the buffer read least recently. */
+  gbps(lib: NativeLib, threads: number, pattern: ProbePattern): number {
+    const a = this.buffers[this.next];
+    this.next ^= 1;
+    return streamGbps(lib, a, threads, pattern);
+  }
+}
+
 /** A read pattern of the streaming-sum probe: concurrent streams per thread, software prefetch distance. */
 export interface ProbePattern {
   streams: number;
@@ -336,7 +358,7 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
     emit(r);
     out.push(r);
   }
-  const probe = alignedArray(Float32Array, PROBE_NEAR_BYTES / 4).fill(1);
+  const probe = new NearProbe();
   for (const [rows, cols] of o.shapes) {
     const w = benchWeights(rows, cols);
     // every variant's DRAM copies prepared up front, so that the rounds below can visit them in turn
@@ -401,7 +423,7 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
               const p = v.pass(x, y, batch, threads);
               times[i].push(p.ms);
               if (p.actMs !== null) acts[i].push(p.actMs);
-              bws[i].push(streamGbps(lib, probe, threads, bw.get(threads)!.pattern));
+              bws[i].push(probe.gbps(lib, threads, bw.get(threads)!.pattern));
             }
           });
         }
