@@ -55,10 +55,10 @@ export const LLC_BYTES = llcBytes();
 export const PROBE_NEAR_BYTES = 4 * LLC_BYTES;
 
 /**
- * The probes beside the kernels read two buffers in turn. One buffer read after every pass was partly served from
- * the last-level cache when the pass before it left that cache alone (ternary2's non-temporal prefetches on Zen 5):
- * its probe read 3–6 % faster than DRAM allows, and the kernel's bw_fraction fell though its ms fell too. A kernel
- * pass that fills the cache (every other) evicts either buffer, so for those the two read the same.
+ * The probes beside the kernels read two buffers in turn. One buffer, read after every pass, was partly still in the
+ * last-level cache from its read one pass before: in the same run (rounds alternating one buffer and two; Zen 5,
+ * batch 1, one thread, 2026-12-07) it read 0–4 % faster beside passes that fill the cache and 4–6 % beside
+ * ternary2's non-temporal prefetches, which leave it alone. Two buffers read as three do (±1 %).
  */
 export class NearProbe {
   private readonly buffers: Float32Array[];
