@@ -54,28 +54,6 @@ export const LLC_BYTES = llcBytes();
 /** Size of the streaming-sum pass run between a kernel's timed passes (4× the LLC). */
 export const PROBE_NEAR_BYTES = 4 * LLC_BYTES;
 
-/**
- * The probes beside the kernels read two buffers in turn. One buffer, read after every pass, was partly still in the
- * last-level cache from its read one pass before: in the same run (rounds alternating one buffer and two; Zen 5,
- * batch 1, one thread, 2026-12-07) it read 0–4 % faster beside passes that fill the cache and 4–6 % beside
- * ternary2's non-temporal prefetches, which leave it alone. Two buffers read as three do (±1 %).
- */
-export class NearProbe {
-  private readonly buffers: Float32Array[];
-  private next = 0;
-
-  constructor(bytes: number = PROBE_NEAR_BYTES) {
-    this.buffers = [0, 1].map(() => alignedArray(Float32Array, bytes / 4).fill(1));
-  }
-
-  /** GB/s of one streaming-sum pass over the buffer read least recently. */
-  gbps(lib: NativeLib, threads: number, pattern: ProbePattern): number {
-    const a = this.buffers[this.next];
-    this.next ^= 1;
-    return streamGbps(lib, a, threads, pattern);
-  }
-}
-
 /** A read pattern of the streaming-sum probe: concurrent streams per thread, software prefetch distance. */
 export interface ProbePattern {
   streams: number;
@@ -95,6 +73,28 @@ function streamGbps(lib: NativeLib, a: Float32Array, threads: number, p: ProbePa
   const t0 = performance.now();
   lib.sb_stream_sum(a, BigInt(a.length), threads, p.streams, p.prefetch);
   return a.byteLength / (performance.now() - t0) / 1e6;
+}
+
+/**
+ * The probes beside the kernels read two buffers in turn. One buffer, read after every pass, was partly still in the
+ * last-level cache from its read one pass before: in the same run (rounds alternating one buffer and two; Zen 5,
+ * batch 1, one thread, 2026-12-07) it read 0–4 % faster beside passes that fill the cache and 4–6 % beside
+ * ternary2's non-temporal prefetches, which leave it alone. Two buffers read as three do (±1 %).
+ */
+class NearProbe {
+  private readonly buffers: Float32Array[];
+  private next = 0;
+
+  constructor(bytes: number = PROBE_NEAR_BYTES) {
+    this.buffers = [0, 1].map(() => alignedArray(Float32Array, bytes / 4).fill(1));
+  }
+
+  /** GB/s of one streaming-sum pass over the buffer read least recently. */
+  gbps(lib: NativeLib, threads: number, pattern: ProbePattern): number {
+    const a = this.buffers[this.next];
+    this.next ^= 1;
+    return streamGbps(lib, a, threads, pattern);
+  }
 }
 
 /** The machine's read bandwidth over `gib` GiB with `threads` threads: the fastest of two passes of every probe

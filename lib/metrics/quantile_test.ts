@@ -18,7 +18,7 @@ Deno.test("quantile: against a counting definition on random inputs", () => {
     fc.double({ min: 0, max: 1, noNaN: true }),
     (xs, q) => {
       const v = quantile(xs, q), k = Math.min(xs.length - 1, Math.floor(q * xs.length));
-      // exactly k values lie below the k-th order statistic, at most (ties aside)
+      // at most k values lie below the k-th order statistic, and at least k + 1 are ≤ it
       assert.ok(xs.filter((x) => x < v).length <= k);
       assert.ok(xs.filter((x) => x <= v).length >= k + 1);
     },
