@@ -85,14 +85,14 @@ class NearProbe {
   private readonly buffers: Float32Array[];
   private next = 0;
 
-  constructor(bytes: number = PROBE_NEAR_BYTES) {
-    this.buffers = [0, 1].map(() => alignedArray(Float32Array, bytes / 4).fill(1));
+  constructor(readonly bytes: number = PROBE_NEAR_BYTES, readonly count = 2) {
+    this.buffers = Array.from({ length: count }, () => alignedArray(Float32Array, bytes / 4).fill(1));
   }
 
   /** GB/s of one streaming-sum pass over the buffer read least recently. */
   gbps(lib: NativeLib, threads: number, pattern: ProbePattern): number {
     const a = this.buffers[this.next];
-    this.next ^= 1;
+    this.next = (this.next + 1) % this.count;
     return streamGbps(lib, a, threads, pattern);
   }
 }
@@ -342,6 +342,7 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
   const peer = o.peers.includes("ggml") ? openGgmlPeer(lib) : null;
   const bw = new Map<number, { gbps: number; pattern: ProbePattern }>();
   const out: BenchRecord[] = [];
+  const probe = new NearProbe();
   for (const t of o.threads) {
     const m = measureBandwidth(lib, t);
     bw.set(t, m);
@@ -354,11 +355,12 @@ async function benchC(o: KernelBenchOptions): Promise<BenchRecord[]> {
       probe_streams: m.pattern.streams,
       probe_prefetch: m.pattern.prefetch,
       llc_bytes: LLC_BYTES,
+      probe_bytes: probe.bytes,
+      probe_buffers: probe.count,
     };
     emit(r);
     out.push(r);
   }
-  const probe = new NearProbe();
   for (const [rows, cols] of o.shapes) {
     const w = benchWeights(rows, cols);
     // every variant's DRAM copies prepared up front, so that the rounds below can visit them in turn

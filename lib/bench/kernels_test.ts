@@ -22,7 +22,12 @@ Deno.test({
     });
     const probes = out.filter((r) => r.kernel === "stream_sum");
     assert.deepEqual(probes.map((r) => r.threads), [1, 2]);
-    for (const p of probes) assert.ok(Number(p.bw_gbps) > 0);
+    for (const p of probes) {
+      assert.ok(Number(p.bw_gbps) > 0);
+      // the probes beside the passes: two buffers of 4 × the LLC, read in turn
+      assert.equal(p.probe_buffers, 2);
+      assert.equal(p.probe_bytes, 4 * Number(p.llc_bytes));
+    }
     const rows = out.filter((r) => r.kernel !== "stream_sum");
     assert.equal(rows.length, kernels.length * 2 * 2);
     for (const r of rows) {
