@@ -26,7 +26,8 @@ Suites:
            TS / C / zstd decode speeds (needs Debian zstd and xz-utils)
   kernels  measured read bandwidth, then every GEMV kernel (fp32, int8, ternary2,
            ternary_base3, sparse_ternary, coded_ternary) at 4096x4096, 11008x4096, 4096x11008,
-           batch 1 and 8, 1 and N threads, weights DRAM-resident
+           batch 1 and 8, 1 and N threads, weights DRAM-resident; bw_fraction against
+           streaming-sum passes run between each row's own (two buffers of 4x the LLC in turn)
   eval     fp32 held-out eval by subbit and by PyTorch (when /usr/bin/python3 has torch),
            same windows, one run
 
