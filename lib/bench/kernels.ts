@@ -79,7 +79,8 @@ function streamGbps(lib: NativeLib, a: Float32Array, threads: number, p: ProbePa
  * The probes beside the kernels read two buffers in turn. One buffer, read after every pass, was partly still in the
  * last-level cache from its read one pass before: in the same run (rounds alternating one buffer and two; Zen 5,
  * batch 1, one thread, 2026-12-07) it read 0–4 % faster beside passes that fill the cache and 4–6 % beside
- * ternary2's non-temporal prefetches, which leave it alone. Two buffers read as three do (±1 %).
+ * ternary2's non-temporal prefetches, which leave it alone. Two buffers read 0.98–1.05 × as fast as three (medians
+ * 1.003 and 1.012 in two such runs): what may be left is about 1 %, in the kernels' disfavour.
  */
 class NearProbe {
   private readonly buffers: Float32Array[];
