@@ -28,7 +28,7 @@ import { GGML_PEER_TYPES, type GgmlPeer, type GgmlPeerType, openGgmlPeer } from 
 import { ensureNative, type NativeLib } from "../kernels/native.ts";
 import { alignedArray, alignedWeights } from "../kernels/aligned.ts";
 import { type GpuWeights, WEBGPU_KERNELS, type WebGpuKernelName, WebGpuRunner } from "../kernels/webgpu.ts";
-import { quantile } from "../metrics/quantile.ts";
+import { median, quantile } from "../metrics/quantile.ts";
 import { type BenchRecord, emit, table } from "./report.ts";
 import { alignedUintB, cUintBGemv } from "../kernels/uint_b.ts";
 import { quantizeWeight } from "../quant/transforms.ts";
@@ -116,8 +116,6 @@ export function measureBandwidth(
   }
   return best;
 }
-
-const median = (xs: number[]): number => quantile(xs, 0.5);
 
 /** The quartiles of `peer[k] / own[k]` over the passes both made (pass k of each: the same round and rep, a few ms
  * apart): how far this host's drift moves the ratio whose medians give `vs_peer`. */

@@ -1,6 +1,6 @@
 /** Benchmark output convention: one JSON object per line on stdout, a readable table on stderr. */
 
-import { quantile } from "../metrics/quantile.ts";
+import { median } from "../metrics/quantile.ts";
 
 export type BenchRecord = Record<string, string | number | boolean | null>;
 
@@ -28,5 +28,5 @@ export function medianMs(fn: () => void, reps: number): number {
     fn();
     t.push(performance.now() - t0);
   }
-  return quantile(t, 0.5);
+  return median(t);
 }

@@ -5,3 +5,6 @@ export function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
+
+/** The median as every bench and the sweep's latency column report it: quantile(xs, 0.5), the upper middle. */
+export const median = (xs: number[]): number => quantile(xs, 0.5);

@@ -10,7 +10,7 @@ import { cGemv } from "../kernels/gemv.ts";
 import type { NativeLib } from "../kernels/native.ts";
 import type { QuantConfig, Quantized, WeightMatrix } from "../quant/types.ts";
 import { seededGaussian } from "../random.ts";
-import { quantile } from "../metrics/quantile.ts";
+import { median } from "../metrics/quantile.ts";
 import { cUintBGemv, uintBUnsupported } from "../kernels/uint_b.ts";
 
 /** The methods whose codes are uniform (a scale and an offset per group): uint_b's. */
@@ -94,14 +94,14 @@ export class LatencyTable {
   measure(w: WeightMatrix, c: QuantConfig, q: Quantized): { kernel: RowKernel; gemv_us: number } | null {
     let best: { kernel: RowKernel; gemv_us: number } | null = null;
     for (const k of rowKernels(this.lib, w, c, q)) {
-      const gemv_us = this.median((x, y) => k.run(x, y, 1, 1), w);
+      const gemv_us = this.medianUs((x, y) => k.run(x, y, 1, 1), w);
       if (!best || gemv_us < best.gemv_us) best = { kernel: k.kernel, gemv_us };
     }
     return best;
   }
 
   /** Median µs of `run` on this shape's activations, after a warm-up (JIT, page faults). */
-  private median(run: (x: Float32Array, y: Float32Array) => void, w: WeightMatrix): number {
+  private medianUs(run: (x: Float32Array, y: Float32Array) => void, w: WeightMatrix): number {
     const x = seededGaussian(w.cols, 1, 1), y = new Float32Array(w.rows);
     for (let i = 0; i < 5; i++) run(x, y);
     const t: number[] = [];
@@ -110,6 +110,6 @@ export class LatencyTable {
       run(x, y);
       t.push((performance.now() - t0) * 1000);
     }
-    return quantile(t, 0.5);
+    return median(t);
   }
 }
